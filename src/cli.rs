@@ -1,0 +1,115 @@
+//! The command line: `reveille run` (the daemon) and `reveille check-config` (for people who
+//! edit the file by hand). Errors end in a one-line message and a non-zero exit code.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::daemon::{self, DEFAULT_LISTEN, RunOptions};
+use crate::store;
+
+#[derive(Parser)]
+#[command(version, about = "A Spotify alarm clock daemon for the Raspberry Pi")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon in the foreground (as systemd does).
+    Run {
+        /// The config file [default: $STATE_DIRECTORY/config.json, else /var/lib/reveille/config.json]
+        #[arg(long, env = "REVEILLE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address for the HTTP API and settings page; port 0 picks a free port.
+        #[arg(long, env = "REVEILLE_LISTEN", default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// When the config file does not exist yet, start from this file instead of the defaults.
+        #[arg(long, value_name = "FILE")]
+        init_from: Option<PathBuf>,
+    },
+    /// Check a config file and say what is wrong with it, if anything.
+    CheckConfig {
+        /// The file to check [default: as for `run`]
+        path: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run {
+            config,
+            listen,
+            init_from,
+        } => {
+            init_logging();
+            let options = RunOptions {
+                config: config.unwrap_or_else(daemon::default_config_path),
+                listen,
+                init_from,
+            };
+            match run(options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("fatal: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::CheckConfig { path } => {
+            let path = path.unwrap_or_else(daemon::default_config_path);
+            match store::read_config_file(&path) {
+                Ok((_, revision)) => {
+                    let revision = revision.map_or("none".into(), |r| r.to_string());
+                    println!("{}: valid (revision {revision})", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("reveille: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn run(options: RunOptions) -> anyhow::Result<()> {
+    // One thread is plenty for this workload and saves memory on a Pi Zero.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        // Registered before anything else so a SIGTERM during start-up is not lost.
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+            }
+        };
+        daemon::run(options, shutdown).await
+    })
+}
+
+/// Logs to stderr; under systemd (`JOURNAL_STREAM` set) without timestamps, which the journal
+/// adds itself. `RUST_LOG` overrides the level (default `info`).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
+}

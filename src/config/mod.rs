@@ -1,0 +1,291 @@
+//! The config document: everything a user can change at run time, as one JSON document.
+//!
+//! This module owns the shape of the document (serde types), its defaults, and the rules that
+//! make a document valid. It is pure: no IO, no clock reads. Reading and writing the file is
+//! `store`'s job; `docs/configuration.md` is the user-facing description of every field and must
+//! change together with the types here.
+//!
+//! Parsing is strict: unknown fields are rejected with their path (a typo in a hand-edited file
+//! must not be silently ignored), missing fields take their defaults.
+
+mod document;
+mod validate;
+
+pub(crate) use document::syntax_error;
+pub use document::{DocumentError, FieldError, parse_document, parse_value};
+pub use validate::validate;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The whole run-time configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Format version of the document; this build understands only `1`.
+    pub version: u32,
+    /// IANA time zone name (e.g. `Europe/Berlin`) alarms are set in; `null` means the system's.
+    pub time_zone: Option<String>,
+    pub spotify: SpotifySettings,
+    pub volume: VolumeSettings,
+    pub hardware: HardwareSettings,
+    pub web: WebSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: FORMAT_VERSION,
+            time_zone: None,
+            spotify: SpotifySettings::default(),
+            volume: VolumeSettings::default(),
+            hardware: HardwareSettings::default(),
+            web: WebSettings::default(),
+        }
+    }
+}
+
+/// Which Spotify Connect receiver to play on, and how long to try before falling back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpotifySettings {
+    /// Client ID of the user's own Spotify app (32 hex characters); `null` until linked.
+    pub client_id: Option<String>,
+    /// Receiver device id as the Web API reports it; tried first.
+    pub device_id: Option<String>,
+    /// Receiver name; used to find the device again when its id is stale.
+    pub device_name: Option<String>,
+    /// Hard deadline for Spotify to confirm playback before the local fallback rings.
+    pub start_deadline_seconds: u32,
+    /// Web API base URL; `null` means Spotify's. For tests, demos and proxies.
+    pub api_base_url: Option<String>,
+    /// Accounts service base URL; `null` means Spotify's.
+    pub accounts_base_url: Option<String>,
+}
+
+impl Default for SpotifySettings {
+    fn default() -> Self {
+        SpotifySettings {
+            client_id: None,
+            device_id: None,
+            device_name: None,
+            start_deadline_seconds: 20,
+            api_base_url: None,
+            accounts_base_url: None,
+        }
+    }
+}
+
+/// Default ring volumes and the global ceiling. Percentages are 0..=100.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct VolumeSettings {
+    /// Volume an alarm starts at, before the fade.
+    pub start_percent: u32,
+    /// Volume the fade ends at.
+    pub target_percent: u32,
+    /// Length of the fade-in.
+    pub fade_seconds: u32,
+    /// Hard ceiling applied to every path that sets volume (knob, API, fade).
+    pub ceiling_percent: u32,
+}
+
+impl Default for VolumeSettings {
+    fn default() -> Self {
+        VolumeSettings {
+            start_percent: 10,
+            target_percent: 60,
+            fade_seconds: 120,
+            ceiling_percent: 100,
+        }
+    }
+}
+
+/// GPIO backend and pin assignments (BCM numbering). Every device is optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct HardwareSettings {
+    pub backend: HardwareBackend,
+    pub amplifier: Option<AmplifierPins>,
+    pub encoder: Option<EncoderPins>,
+    pub buttons: Vec<ButtonPins>,
+    pub buzzer: Option<BuzzerPins>,
+    pub i2c_volume: Option<I2cVolume>,
+}
+
+/// `auto` uses the GPIO on a Raspberry Pi and the simulator elsewhere.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HardwareBackend {
+    #[default]
+    Auto,
+    Rpi,
+    Sim,
+}
+
+/// Amplifier enable / shutdown / mute line (or a relay).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmplifierPins {
+    pub pin: u8,
+    /// The line is "on" when low (e.g. a mute input).
+    #[serde(default)]
+    pub active_low: bool,
+    /// Wait after switching on before audio starts.
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u32,
+    /// Keep the amplifier on this long after playback stops.
+    #[serde(default = "default_idle_off_seconds")]
+    pub idle_off_seconds: u32,
+}
+
+/// Rotary encoder (quadrature A/B, optional push switch).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderPins {
+    pub pin_a: u8,
+    pub pin_b: u8,
+    #[serde(default)]
+    pub pin_switch: Option<u8>,
+    /// Volume change per detent, in percent.
+    #[serde(default = "default_step_percent")]
+    pub step_percent: u32,
+    /// Fast turns move in larger steps.
+    #[serde(default)]
+    pub acceleration: bool,
+}
+
+/// A push button and what its presses do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonPins {
+    pub pin: u8,
+    /// Internal pull resistor; with `up` the button connects the pin to ground.
+    #[serde(default)]
+    pub pull: Pull,
+    #[serde(default = "default_short_press")]
+    pub short_press: ButtonAction,
+    #[serde(default = "default_long_press")]
+    pub long_press: ButtonAction,
+    /// A press held at least this long is a long press.
+    #[serde(default = "default_long_press_ms")]
+    pub long_press_ms: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pull {
+    #[default]
+    Up,
+    Down,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonAction {
+    Snooze,
+    Stop,
+    SleepTimer,
+    Nothing,
+}
+
+/// Piezo buzzer: the last-resort alarm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuzzerPins {
+    pub pin: u8,
+    #[serde(default)]
+    pub active_low: bool,
+    /// Drive a tone with PWM at this frequency; `null` for an active buzzer (plain on/off).
+    #[serde(default)]
+    pub tone_hz: Option<u32>,
+}
+
+/// I2C amplifier with digital volume (MAX9744).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct I2cVolume {
+    #[serde(default = "default_i2c_bus")]
+    pub bus: u8,
+    #[serde(default = "default_i2c_address")]
+    pub address: u8,
+}
+
+/// Options of the settings page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// Shown as the page title.
+    pub title: String,
+    pub time_format: TimeFormat,
+    pub theme: Theme,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            title: "Reveille".to_owned(),
+            time_format: TimeFormat::H24,
+            theme: Theme::Auto,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum TimeFormat {
+    #[serde(rename = "24h")]
+    H24,
+    #[serde(rename = "12h")]
+    H12,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    Auto,
+    Light,
+    Dark,
+}
+
+fn default_settle_ms() -> u32 {
+    300
+}
+fn default_idle_off_seconds() -> u32 {
+    10
+}
+fn default_step_percent() -> u32 {
+    2
+}
+fn default_short_press() -> ButtonAction {
+    ButtonAction::Snooze
+}
+fn default_long_press() -> ButtonAction {
+    ButtonAction::Stop
+}
+fn default_long_press_ms() -> u32 {
+    1000
+}
+fn default_i2c_bus() -> u8 {
+    1
+}
+fn default_i2c_address() -> u8 {
+    0x4B
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_is_valid_and_sets_every_section() {
+        let example = include_str!("../../config/reveille.example.json");
+        let config = parse_document(example.as_bytes()).unwrap();
+        assert_ne!(config, Config::default());
+        let hw = &config.hardware;
+        assert!(hw.amplifier.is_some() && hw.encoder.is_some() && hw.buzzer.is_some());
+        assert!(!hw.buttons.is_empty());
+    }
+}

@@ -1,0 +1,314 @@
+//! The rules a well-typed document must also follow: ranges, names, pin assignments.
+//!
+//! Each rule reports the first offending field with a message a person can act on. Pure: no IO.
+
+use super::{Config, FORMAT_VERSION, FieldError, HardwareSettings};
+
+/// BCM GPIO numbers on the 40-pin header. 0 and 1 are the HAT ID EEPROM's I2C bus.
+const HEADER_GPIOS: std::ops::RangeInclusive<u8> = 2..=27;
+/// I2C bus 1 (the header's SDA/SCL), reserved when an I2C device is configured on it.
+const I2C1_PINS: [u8; 2] = [2, 3];
+
+pub fn validate(config: &Config) -> Result<(), FieldError> {
+    if config.version != FORMAT_VERSION {
+        return Err(FieldError::invalid(
+            "version",
+            format!(
+                "format version {} is not supported by this build (expected {FORMAT_VERSION})",
+                config.version
+            ),
+        ));
+    }
+    if let Some(zone) = &config.time_zone
+        && zone.parse::<chrono_tz::Tz>().is_err()
+    {
+        return Err(FieldError::invalid(
+            "time_zone",
+            format!("`{zone}` is not an IANA time zone name (e.g. `Europe/Berlin`)"),
+        ));
+    }
+
+    let spotify = &config.spotify;
+    if let Some(id) = &spotify.client_id
+        && (id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(FieldError::invalid(
+            "spotify.client_id",
+            "must be the 32 hexadecimal characters shown on Spotify's developer dashboard",
+        ));
+    }
+    text("spotify.device_id", spotify.device_id.as_deref(), 128)?;
+    text("spotify.device_name", spotify.device_name.as_deref(), 128)?;
+    range(
+        "spotify.start_deadline_seconds",
+        spotify.start_deadline_seconds,
+        5,
+        120,
+    )?;
+    base_url("spotify.api_base_url", spotify.api_base_url.as_deref())?;
+    base_url(
+        "spotify.accounts_base_url",
+        spotify.accounts_base_url.as_deref(),
+    )?;
+
+    let volume = &config.volume;
+    range("volume.start_percent", volume.start_percent, 0, 100)?;
+    range("volume.target_percent", volume.target_percent, 0, 100)?;
+    range("volume.fade_seconds", volume.fade_seconds, 0, 3600)?;
+    range("volume.ceiling_percent", volume.ceiling_percent, 1, 100)?;
+    if volume.start_percent > volume.target_percent {
+        return Err(FieldError::invalid(
+            "volume.start_percent",
+            "must not be above volume.target_percent (the fade goes up)",
+        ));
+    }
+
+    hardware(&config.hardware)?;
+
+    let title = config.web.title.trim();
+    if title.is_empty() || config.web.title.chars().count() > 64 {
+        return Err(FieldError::invalid(
+            "web.title",
+            "must be 1 to 64 characters and not blank",
+        ));
+    }
+    Ok(())
+}
+
+fn hardware(hw: &HardwareSettings) -> Result<(), FieldError> {
+    // Every pin in use, with the field that uses it, in document order.
+    let mut pins: Vec<(u8, String)> = Vec::new();
+    if let Some(amp) = &hw.amplifier {
+        pins.push((amp.pin, "hardware.amplifier.pin".into()));
+        range("hardware.amplifier.settle_ms", amp.settle_ms, 0, 5000)?;
+        range(
+            "hardware.amplifier.idle_off_seconds",
+            amp.idle_off_seconds,
+            0,
+            3600,
+        )?;
+    }
+    if let Some(enc) = &hw.encoder {
+        pins.push((enc.pin_a, "hardware.encoder.pin_a".into()));
+        pins.push((enc.pin_b, "hardware.encoder.pin_b".into()));
+        if let Some(pin) = enc.pin_switch {
+            pins.push((pin, "hardware.encoder.pin_switch".into()));
+        }
+        range("hardware.encoder.step_percent", enc.step_percent, 1, 25)?;
+    }
+    for (i, button) in hw.buttons.iter().enumerate() {
+        pins.push((button.pin, format!("hardware.buttons[{i}].pin")));
+        range(
+            &format!("hardware.buttons[{i}].long_press_ms"),
+            button.long_press_ms,
+            200,
+            10_000,
+        )?;
+    }
+    if let Some(buzzer) = &hw.buzzer {
+        pins.push((buzzer.pin, "hardware.buzzer.pin".into()));
+        if let Some(hz) = buzzer.tone_hz {
+            range("hardware.buzzer.tone_hz", hz, 100, 10_000)?;
+        }
+    }
+    if let Some(i2c) = &hw.i2c_volume {
+        if !(0x08..=0x77).contains(&i2c.address) {
+            return Err(FieldError::invalid(
+                "hardware.i2c_volume.address",
+                format!(
+                    "{:#04x} is not a usable 7-bit I2C address (0x08 to 0x77)",
+                    i2c.address
+                ),
+            ));
+        }
+        if i2c.bus != 1 {
+            return Err(FieldError::invalid(
+                "hardware.i2c_volume.bus",
+                "only I2C bus 1 (header pins 3 and 5, GPIO 2 and 3) is supported",
+            ));
+        }
+    }
+
+    for (i, (pin, field)) in pins.iter().enumerate() {
+        if !HEADER_GPIOS.contains(pin) {
+            let why = if *pin <= 1 {
+                "is reserved for the HAT ID EEPROM"
+            } else {
+                "is not a GPIO on the 40-pin header"
+            };
+            return Err(FieldError::invalid(
+                field.clone(),
+                format!("GPIO {pin} {why} (use BCM numbers 2 to 27)"),
+            ));
+        }
+        if hw.i2c_volume.is_some() && I2C1_PINS.contains(pin) {
+            return Err(FieldError::invalid(
+                field.clone(),
+                format!("GPIO {pin} is an I2C pin, in use by hardware.i2c_volume"),
+            ));
+        }
+        if let Some((_, first)) = pins[..i].iter().find(|(other, _)| other == pin) {
+            return Err(FieldError::invalid(
+                field.clone(),
+                format!("GPIO {pin} is already used by {first}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn range(field: &str, value: u32, min: u32, max: u32) -> Result<(), FieldError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(FieldError::invalid(
+            field,
+            format!("{value} is out of range ({min} to {max})"),
+        ))
+    }
+}
+
+fn text(field: &str, value: Option<&str>, max_chars: usize) -> Result<(), FieldError> {
+    match value {
+        Some(v) if v.trim().is_empty() || v.chars().count() > max_chars => {
+            Err(FieldError::invalid(
+                field,
+                format!("must be 1 to {max_chars} characters, or null"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn base_url(field: &str, value: Option<&str>) -> Result<(), FieldError> {
+    match value {
+        Some(url)
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url.chars().any(char::is_whitespace) =>
+        {
+            Err(FieldError::invalid(
+                field,
+                "must be an http:// or https:// URL, or null",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AmplifierPins, ButtonAction, ButtonPins, I2cVolume, Pull};
+
+    fn field_of(config: &Config) -> String {
+        validate(config).unwrap_err().field
+    }
+
+    fn button(pin: u8) -> ButtonPins {
+        ButtonPins {
+            pin,
+            pull: Pull::Up,
+            short_press: ButtonAction::Snooze,
+            long_press: ButtonAction::Stop,
+            long_press_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        validate(&Config::default()).unwrap();
+    }
+
+    #[test]
+    fn time_zone_must_be_iana() {
+        let mut c = Config {
+            time_zone: Some("Europe/Berlin".into()),
+            ..Config::default()
+        };
+        validate(&c).unwrap();
+        c.time_zone = Some("CEST+2".into());
+        assert_eq!(field_of(&c), "time_zone");
+    }
+
+    #[test]
+    fn version_must_be_known() {
+        let c = Config {
+            version: 2,
+            ..Config::default()
+        };
+        assert_eq!(field_of(&c), "version");
+    }
+
+    #[test]
+    fn volumes_are_percentages_and_fade_goes_up() {
+        let mut c = Config::default();
+        c.volume.ceiling_percent = 0;
+        assert_eq!(field_of(&c), "volume.ceiling_percent");
+        let mut c = Config::default();
+        c.volume.start_percent = 70;
+        assert_eq!(field_of(&c), "volume.start_percent");
+    }
+
+    #[test]
+    fn client_id_and_urls_are_checked() {
+        let mut c = Config::default();
+        c.spotify.client_id = Some("not-an-id".into());
+        assert_eq!(field_of(&c), "spotify.client_id");
+        let mut c = Config::default();
+        c.spotify.api_base_url = Some("ftp://x".into());
+        assert_eq!(field_of(&c), "spotify.api_base_url");
+        let mut c = Config::default();
+        c.spotify.device_name = Some("  ".into());
+        assert_eq!(field_of(&c), "spotify.device_name");
+    }
+
+    #[test]
+    fn a_pin_used_twice_names_both_uses() {
+        let mut c = Config::default();
+        c.hardware.amplifier = Some(AmplifierPins {
+            pin: 17,
+            active_low: false,
+            settle_ms: 300,
+            idle_off_seconds: 10,
+        });
+        c.hardware.buttons = vec![button(5), button(17)];
+        let e = validate(&c).unwrap_err();
+        assert_eq!(e.field, "hardware.buttons[1].pin");
+        assert!(
+            e.message.contains("hardware.amplifier.pin"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn pins_must_be_header_gpios_and_not_i2c_when_i2c_is_used() {
+        let mut c = Config::default();
+        c.hardware.buttons = vec![button(28)];
+        assert_eq!(field_of(&c), "hardware.buttons[0].pin");
+        c.hardware.buttons = vec![button(1)];
+        assert!(validate(&c).unwrap_err().message.contains("EEPROM"));
+        c.hardware.buttons = vec![button(3)];
+        validate(&c).unwrap();
+        c.hardware.i2c_volume = Some(I2cVolume {
+            bus: 1,
+            address: 0x4B,
+        });
+        let e = validate(&c).unwrap_err();
+        assert!(e.message.contains("I2C"), "{}", e.message);
+        c.hardware.buttons = vec![button(4)];
+        validate(&c).unwrap();
+        c.hardware.i2c_volume = Some(I2cVolume {
+            bus: 1,
+            address: 0x80,
+        });
+        assert_eq!(field_of(&c), "hardware.i2c_volume.address");
+    }
+
+    #[test]
+    fn title_must_not_be_blank() {
+        let mut c = Config::default();
+        c.web.title = " ".into();
+        assert_eq!(field_of(&c), "web.title");
+    }
+}

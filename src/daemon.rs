@@ -1,0 +1,73 @@
+//! Wiring: opens the store, starts the file watcher, binds the listener and serves until
+//! shutdown. Runs in the foreground and returns an error for anything fatal; `main` turns that
+//! into a non-zero exit. Nothing here forks or daemonizes: systemd supervises the process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::http;
+use crate::store::{self, ConfigStore};
+
+/// Where the daemon keeps its config when systemd gives it no state directory.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/reveille";
+/// Listen on all interfaces so phones on the LAN reach the settings page.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub listen: SocketAddr,
+    /// Used instead of the built-in defaults when the config file does not exist yet.
+    pub init_from: Option<PathBuf>,
+}
+
+/// `$STATE_DIRECTORY/config.json` under systemd (`StateDirectory=`), else the default.
+pub fn default_config_path() -> PathBuf {
+    let dir = std::env::var_os("STATE_DIRECTORY")
+        // systemd passes a colon-separated list when several are configured; the first is ours.
+        .and_then(|dirs| {
+            dirs.to_str()
+                .and_then(|d| d.split(':').next())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+    dir.join("config.json")
+}
+
+pub async fn run(
+    options: RunOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let seed = match &options.init_from {
+        Some(path) => Some(store::read_config_file(path).map_err(anyhow::Error::msg)?.0),
+        None => None,
+    };
+    let store = ConfigStore::open(&options.config, seed)?;
+    let _watcher = store::watch_file(&store).with_context(|| {
+        format!(
+            "cannot watch {} for hand edits",
+            store.files().dir().display()
+        )
+    })?;
+
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        config = %options.config.display(),
+        revision = store.snapshot().revision,
+        "listening"
+    );
+    // Tells systemd (Type=notify) that the API is up; a no-op outside systemd.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+
+    http::serve(listener, http::router(store), shutdown).await?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopped");
+    Ok(())
+}

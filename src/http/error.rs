@@ -1,0 +1,145 @@
+//! The API's error type: one JSON shape for every failure, with a stable machine code.
+//!
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`. 4xx are the client's doing and
+//! are not logged as errors; 5xx are logged once here, with their cause.
+
+use axum::Json;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::config::{DocumentError, FieldError};
+use crate::store::TxError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedJson(String),
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("{message}")]
+    PreconditionFailed { message: String, current: u64 },
+    #[error(
+        "this change needs an If-Match header with the revision it is based on (the ETag of GET)"
+    )]
+    PreconditionRequired,
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("no such resource")]
+    NotFound,
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The body of every error response.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code to branch on, e.g. `malformed_json`, `unknown_field`, `revision_mismatch`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Dotted path of the offending field, when there is one.
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            ApiError::Invalid(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.code),
+            ApiError::PreconditionFailed { .. } => {
+                (StatusCode::PRECONDITION_FAILED, "revision_mismatch")
+            }
+            ApiError::PreconditionRequired => {
+                (StatusCode::PRECONDITION_REQUIRED, "if_match_required")
+            }
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// Maps a failure to read the body; the body limit is the only one a client can cause.
+    pub fn from_body(rejection: BytesRejection, limit: usize) -> ApiError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest {
+                code: "unreadable_body",
+                message: rejection.body_text(),
+            }
+        }
+    }
+}
+
+impl From<DocumentError> for ApiError {
+    fn from(e: DocumentError) -> Self {
+        match e {
+            DocumentError::Syntax { .. } => ApiError::MalformedJson(e.to_string()),
+            DocumentError::Invalid(e) => ApiError::Invalid(e),
+        }
+    }
+}
+
+impl From<TxError> for ApiError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Stale { current, .. } => ApiError::PreconditionFailed {
+                message: format!("{e}; read it again and reapply the change"),
+                current,
+            },
+            TxError::Invalid(e) => ApiError::Invalid(e),
+            TxError::Save { .. } => {
+                // Log the cause chain here; the client gets a safe message.
+                tracing::error!("saving the config failed: {e}");
+                ApiError::Internal("the change could not be saved; nothing was changed".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let ApiError::Internal(message) = &self {
+            tracing::error!(%status, "{message}");
+        }
+        let field = match &self {
+            ApiError::Invalid(e) => Some(e.field.clone()),
+            _ => None,
+        };
+        let message = match &self {
+            ApiError::Invalid(e) => e.message.clone(),
+            other => other.to_string(),
+        };
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: code.to_owned(),
+                    message,
+                    field,
+                },
+            }),
+        )
+            .into_response();
+        if let ApiError::PreconditionFailed { current, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::ETAG, super::etag(current));
+        }
+        response
+    }
+}

@@ -1,0 +1,104 @@
+//! The embedded HTTP server: the JSON API (and, later, the settings page).
+//!
+//! [`router`] builds the whole app from an [`AppState`] without a socket (tests use it with
+//! `oneshot`); [`serve`] runs it on a listener the caller has already bound, so the real port is
+//! known before serving and port 0 works. Routes are registered through `utoipa-axum`, so the
+//! OpenAPI description is generated from the same list and cannot drift from it.
+//!
+//! Handlers never drive hardware or Spotify themselves; they go through the store (and later
+//! the runner's command channel).
+
+mod config;
+mod error;
+mod status;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::store::ConfigStore;
+
+/// Largest request body accepted; a config document is a few KiB.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: ConfigStore,
+    started: Instant,
+    started_at: DateTime<Utc>,
+    openapi: Arc<serde_json::Value>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "reveille", description = "A Spotify alarm clock daemon for the Raspberry Pi"),
+    tags(
+        (name = "config", description = "The whole config document"),
+        (name = "status", description = "Health and status"),
+    )
+)]
+struct ApiDoc;
+
+/// The routes, and the OpenAPI description generated from them.
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(status::healthz))
+        .routes(routes!(status::status))
+        .routes(routes!(status::openapi))
+        .routes(routes!(
+            config::get_config,
+            config::put_config,
+            config::patch_config
+        ))
+        .split_for_parts()
+}
+
+/// The OpenAPI description of the whole API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+/// The whole app, ready to serve or to test with `oneshot`.
+pub fn router(store: ConfigStore) -> Router {
+    let (routes, api) = routes();
+    let state = AppState {
+        store,
+        started: Instant::now(),
+        started_at: Utc::now(),
+        openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),
+    };
+    routes
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Serves `app` on an already bound listener until `shutdown` completes, then lets requests in
+/// flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The ETag for a revision: the number, quoted.
+pub(crate) fn etag(revision: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{revision}\""))
+        .expect("a quoted number is a valid header value")
+}

@@ -1,0 +1,78 @@
+//! Health, status and the API's own description.
+//!
+//! `/api/status` is where the daemon tells the user what is wrong without them reading logs:
+//! each component adds its own section (config now; scheduler, player and hardware later).
+
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::store::{Origin, RefusedEdit};
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` while the daemon serves requests.
+    pub status: String,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "status",
+    responses((status = 200, description = "The daemon is up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    /// The daemon's version.
+    pub version: String,
+    pub started_at: DateTime<Utc>,
+    pub uptime_seconds: u64,
+    pub config: ConfigStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConfigStatus {
+    #[schema(value_type = String)]
+    pub path: PathBuf,
+    pub revision: u64,
+    /// When the current revision was committed (saved, loaded, or a hand edit was accepted).
+    pub last_change_at: DateTime<Utc>,
+    pub last_change_origin: Origin,
+    /// Set while the file on disk holds an edit the daemon refused.
+    pub external_edit_error: Option<RefusedEdit>,
+    /// Set when the daemon had to start from the last-good backup.
+    pub started_from_backup: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/status", tag = "status",
+    responses((status = 200, description = "What the daemon is doing and what is wrong", body = Status)))]
+pub async fn status(State(app): State<AppState>) -> Json<Status> {
+    let snapshot = app.store.snapshot();
+    let health = app.store.health();
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION").into(),
+        started_at: app.started_at,
+        uptime_seconds: app.started.elapsed().as_secs(),
+        config: ConfigStatus {
+            path: app.store.files().target.clone(),
+            revision: snapshot.revision,
+            last_change_at: snapshot.committed_at,
+            last_change_origin: snapshot.origin,
+            external_edit_error: health.external_edit_error,
+            started_from_backup: health.started_from_backup,
+        },
+    })
+}
+
+#[utoipa::path(get, path = "/api/openapi.json", tag = "status",
+    responses((status = 200, description = "This description (OpenAPI 3)", body = Object)))]
+pub async fn openapi(State(app): State<AppState>) -> Json<serde_json::Value> {
+    Json(app.openapi.as_ref().clone())
+}

@@ -1,0 +1,10 @@
+//! reveille: a Spotify alarm clock daemon for the Raspberry Pi.
+//!
+//! The library holds everything; `main.rs` only calls [`cli::main`]. See `ARCHITECTURE.md` for
+//! the bird's-eye view and the invariants.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod http;
+pub mod store;
