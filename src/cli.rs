@@ -36,6 +36,7 @@ enum Command {
     /// Check a config file and say what is wrong with it, if anything.
     CheckConfig {
         /// The file to check [default: as for `run`]
+        #[arg(env = "REVEILLE_CONFIG")]
         path: Option<PathBuf>,
     },
 }

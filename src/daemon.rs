@@ -41,9 +41,12 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // The seed matters only for a first start; a broken seed must not stop later ones.
     let seed = match &options.init_from {
-        Some(path) => Some(store::read_config_file(path).map_err(anyhow::Error::msg)?.0),
-        None => None,
+        Some(path) if !options.config.exists() => {
+            Some(store::read_config_file(path).map_err(anyhow::Error::msg)?.0)
+        }
+        _ => None,
     };
     let store = ConfigStore::open(&options.config, seed)?;
     let _watcher = store::watch_file(&store).with_context(|| {

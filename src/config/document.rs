@@ -58,6 +58,13 @@ pub(crate) fn syntax_error(e: &serde_json::Error) -> DocumentError {
 
 /// Deserializes and validates a document from a JSON value.
 pub fn parse_value(value: Value) -> Result<Config, FieldError> {
+    if !value.is_object() {
+        return Err(FieldError {
+            code: "invalid_type",
+            field: String::new(),
+            message: "the document must be a JSON object".into(),
+        });
+    }
     let config: Config = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         field_error(if path == "." { String::new() } else { path }, e.inner())

@@ -42,6 +42,22 @@ pub struct Snapshot {
     pub origin: Origin,
 }
 
+impl Snapshot {
+    fn new(revision: u64, config: Config, origin: Origin) -> Snapshot {
+        Snapshot {
+            revision,
+            config,
+            committed_at: Utc::now(),
+            origin,
+        }
+    }
+}
+
+fn open_error(path: &Path) -> impl FnOnce(io::Error) -> OpenError {
+    let path = path.to_path_buf();
+    move |source| OpenError::Io { path, source }
+}
+
 /// Where a snapshot came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -134,82 +150,124 @@ struct WriterState {
 }
 
 impl ConfigStore {
-    /// Opens the store at `path`, creating the file (from `seed`, else the defaults) when it
-    /// does not exist. Blocking; call it at start-up.
+    /// Opens the store at `path`. Blocking; call it at start-up.
+    ///
+    /// - A valid file is loaded; its revision continues from the highest one on record.
+    /// - A missing file is restored from the last-good backup if there is one, else written
+    ///   from `seed` (else the defaults).
+    /// - An unreadable or invalid file is left as it is and refused like a hand edit; the store
+    ///   runs on the backup, loudly. Without a usable backup, opening fails.
     pub fn open(path: &Path, seed: Option<Config>) -> Result<ConfigStore, OpenError> {
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| OpenError::Io { path, source }
-        };
-        let files = StoreFiles::new(path).map_err(io_error(path))?;
-        fs::create_dir_all(files.dir()).map_err(io_error(files.dir()))?;
-        for leftover in files.remove_leftovers().map_err(io_error(files.dir()))? {
+        let files = StoreFiles::new(path).map_err(open_error(path))?;
+        fs::create_dir_all(files.dir()).map_err(open_error(files.dir()))?;
+        for leftover in files.remove_leftovers().map_err(open_error(files.dir()))? {
             tracing::warn!(path = %leftover.display(), "removed a temp file left by an interrupted save");
         }
+        // An unusable backup is as good as none: it is rewritten below or by the next save.
+        let backup = fs::read(&files.backup).ok().and_then(|b| decode(&b).ok());
 
-        let mut health = StoreHealth::default();
-        let (revision, config, origin, known) = match fs::read(&files.target) {
+        let problem = match fs::read(&files.target) {
+            Ok(bytes) => match decode(&bytes) {
+                Ok((config, file_revision)) => {
+                    // The backup also records the highest revision given out (see
+                    // `Inner::ingest_disk`), so revisions never repeat across restarts.
+                    let high = backup.as_ref().and_then(|b| b.1).unwrap_or(0);
+                    let revision = file_revision.unwrap_or(1).max(high);
+                    // A copy, not a link: an editor writing the file in place would change both.
+                    if backup != Some((config.clone(), Some(revision))) {
+                        files
+                            .write_durably(&files.backup, &encode(&config, revision))
+                            .map_err(open_error(&files.backup))?;
+                    }
+                    let state = WriterState {
+                        seen: Some(bytes),
+                        disk_is_good: true,
+                    };
+                    let snapshot = Snapshot::new(revision, config, Origin::Loaded);
+                    return Ok(Self::assemble(
+                        files,
+                        snapshot,
+                        state,
+                        StoreHealth::default(),
+                    ));
+                }
+                Err(e) => e.to_string(),
+            },
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let config = seed.unwrap_or_default();
-                validate(&config).map_err(|e| OpenError::Unusable {
-                    path: path.to_path_buf(),
-                    problem: format!("the initial config is invalid: {e}"),
-                    backup: files.backup.clone(),
-                })?;
-                let bytes = encode(&config, 1);
+                let Some((config, revision)) = backup else {
+                    let config = seed.unwrap_or_default();
+                    validate(&config).map_err(|e| OpenError::Unusable {
+                        path: path.to_path_buf(),
+                        problem: format!("the initial config is invalid: {e}"),
+                        backup: files.backup.clone(),
+                    })?;
+                    let bytes = encode(&config, 1);
+                    files
+                        .write_durably(&files.target, &bytes)
+                        .map_err(open_error(path))?;
+                    tracing::info!(path = %path.display(), "no config file yet: wrote a new one");
+                    let state = WriterState {
+                        seen: Some(bytes),
+                        disk_is_good: true,
+                    };
+                    let snapshot = Snapshot::new(1, config, Origin::Created);
+                    return Ok(Self::assemble(
+                        files,
+                        snapshot,
+                        state,
+                        StoreHealth::default(),
+                    ));
+                };
+                // Losing the alarms because the file vanished would be worse than surprising
+                // someone who deleted it on purpose (`PUT {}` resets to the defaults).
+                let revision = revision.unwrap_or(1);
+                let bytes = encode(&config, revision);
                 files
                     .write_durably(&files.target, &bytes)
-                    .map_err(io_error(&files.target))?;
-                tracing::info!(path = %files.target.display(), "no config file yet: wrote a new one");
-                (1, config, Origin::Created, bytes)
-            }
-            read => {
-                let problem = match read.map_err(|e| e.to_string()).and_then(|bytes| {
-                    decode(&bytes)
-                        .map(|doc| (doc, bytes))
-                        .map_err(|e| e.to_string())
-                }) {
-                    Ok(((config, revision), bytes)) => {
-                        // Keep a copy (not a link: an editor writing in place would change
-                        // both) so a later corruption of the file has something to fall back to.
-                        if fs::read(&files.backup).ok().as_deref() != Some(&bytes[..]) {
-                            files
-                                .write_durably(&files.backup, &bytes)
-                                .map_err(io_error(&files.backup))?;
-                        }
-                        return Ok(Self::assemble(
-                            files,
-                            (revision.unwrap_or(1), config, Origin::Loaded, bytes),
-                            health,
-                        ));
-                    }
-                    Err(problem) => problem,
+                    .map_err(open_error(path))?;
+                let problem = "the file was missing; it was restored from the last-good backup";
+                tracing::error!(path = %path.display(), backup = %files.backup.display(), "CONFIG FILE MISSING: {problem}");
+                let health = StoreHealth {
+                    started_from_backup: Some(problem.into()),
+                    ..StoreHealth::default()
                 };
-                let backup = fs::read(&files.backup)
-                    .ok()
-                    .and_then(|b| decode(&b).ok().map(|doc| (doc, b)));
-                let Some(((config, revision), bytes)) = backup else {
-                    return Err(OpenError::Unusable {
-                        path: path.to_path_buf(),
-                        problem,
-                        backup: files.backup.clone(),
-                    });
+                let state = WriterState {
+                    seen: Some(bytes),
+                    disk_is_good: true,
                 };
-                tracing::error!(
-                    path = %files.target.display(),
-                    backup = %files.backup.display(),
-                    %problem,
-                    "THE CONFIG FILE IS UNUSABLE: running on the last-good backup; fix the file \
-                     or save from the settings page"
-                );
-                health.started_from_backup = Some(problem);
-                (revision.unwrap_or(1), config, Origin::Backup, bytes)
+                let snapshot = Snapshot::new(revision, config, Origin::Backup);
+                return Ok(Self::assemble(files, snapshot, state, health));
             }
+            Err(e) => format!("cannot read it: {e}"),
         };
-        let store = Self::assemble(files, (revision, config, origin, known), health);
-        if origin == Origin::Backup {
-            // The broken file is still there: refuse it like any hand edit, so its text is
-            // kept and the status says why.
+
+        let Some((config, revision)) = backup else {
+            return Err(OpenError::Unusable {
+                path: path.to_path_buf(),
+                problem,
+                backup: files.backup.clone(),
+            });
+        };
+        tracing::error!(
+            path = %path.display(),
+            backup = %files.backup.display(),
+            %problem,
+            "THE CONFIG FILE IS UNUSABLE: running on the last-good backup; fix the file \
+             or save from the settings page"
+        );
+        let health = StoreHealth {
+            started_from_backup: Some(problem),
+            ..StoreHealth::default()
+        };
+        // `seen: None`: the first look at the disk refuses the broken file like a hand edit,
+        // so its text is kept and the status says why.
+        let state = WriterState {
+            seen: None,
+            disk_is_good: false,
+        };
+        let snapshot = Snapshot::new(revision.unwrap_or(1), config, Origin::Backup);
+        let store = Self::assemble(files, snapshot, state, health);
+        {
             let mut state = store
                 .inner
                 .writer
@@ -222,24 +280,16 @@ impl ConfigStore {
 
     fn assemble(
         files: StoreFiles,
-        (revision, config, origin, known): (u64, Config, Origin, Vec<u8>),
+        snapshot: Snapshot,
+        state: WriterState,
         health: StoreHealth,
     ) -> ConfigStore {
-        let snapshot = Snapshot {
-            revision,
-            config,
-            committed_at: Utc::now(),
-            origin,
-        };
-        let (revisions, _) = watch::channel(revision);
+        let (revisions, _) = watch::channel(snapshot.revision);
         ConfigStore {
             inner: Arc::new(Inner {
                 files,
                 current: ArcSwap::from_pointee(snapshot),
-                writer: Arc::new(tokio::sync::Mutex::new(WriterState {
-                    seen: Some(known),
-                    disk_is_good: origin != Origin::Backup,
-                })),
+                writer: Arc::new(tokio::sync::Mutex::new(state)),
                 revisions,
                 health: Mutex::new(health),
             }),
@@ -352,18 +402,14 @@ impl Inner {
         })?;
         state.seen = Some(bytes);
         state.disk_is_good = true;
+        self.health().started_from_backup = None;
         if let Some(refused) = self.health().external_edit_error.take() {
             tracing::info!(
                 kept = ?refused.rejected_copy,
                 "the refused hand edit was replaced by a save; its text is kept"
             );
         }
-        Ok(self.publish(Snapshot {
-            revision,
-            config,
-            committed_at: Utc::now(),
-            origin: Origin::Transaction,
-        }))
+        Ok(self.publish(Snapshot::new(revision, config, Origin::Transaction)))
     }
 
     /// Compares the file with what the store last saw and deals with any difference.
@@ -395,19 +441,26 @@ impl Inner {
         match decode(&bytes) {
             Ok((config, file_revision)) => {
                 state.disk_is_good = true;
-                if self.health().external_edit_error.take().is_some() {
+                let mut health = self.health();
+                health.started_from_backup = None;
+                if health.external_edit_error.take().is_some() {
                     tracing::info!(path = %path.display(), "the config file is valid again");
                 }
+                drop(health);
                 let current = self.current.load_full();
                 if config != current.config {
                     let revision = (current.revision + 1).max(file_revision.unwrap_or(0));
                     tracing::info!(path = %path.display(), revision, "loaded a hand edit of the config file");
-                    self.publish(Snapshot {
-                        revision,
-                        config,
-                        committed_at: Utc::now(),
-                        origin: Origin::ExternalEdit,
-                    });
+                    // The user's file keeps the revision it had; the backup records the new one
+                    // (and is a good version), so a restart does not hand out this revision
+                    // again for other content.
+                    if let Err(e) = self
+                        .files
+                        .write_durably(&self.files.backup, &encode(&config, revision))
+                    {
+                        tracing::error!(path = %self.files.backup.display(), "cannot update the backup: {e}");
+                    }
+                    self.publish(Snapshot::new(revision, config, Origin::ExternalEdit));
                 }
             }
             Err(error) => {

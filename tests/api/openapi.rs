@@ -1,0 +1,68 @@
+//! The OpenAPI description is generated from the routes and covers all of them.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+/// Routes the API promises; each must be described.
+const EXPECTED: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/api/status"),
+    ("get", "/api/openapi.json"),
+    ("get", "/api/config"),
+    ("put", "/api/config"),
+    ("patch", "/api/config"),
+];
+
+#[tokio::test]
+async fn every_route_is_described_and_every_description_is_routed() {
+    let app = spawn_app().await;
+    let response = app
+        .request(Method::GET, "/api/openapi.json", None, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let spec: Value = response.json().await.unwrap();
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        spec["openapi"]
+    );
+
+    let paths = spec["paths"].as_object().unwrap();
+    for (method, path) in EXPECTED {
+        assert!(
+            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            "{method} {path} is missing from the OpenAPI description"
+        );
+    }
+
+    // The other direction: every described operation reaches a handler (not the 404 fallback
+    // nor a 405), so the description names no route that does not exist.
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let response = app.request(method.clone(), path, None, None).await;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(
+                !(status == StatusCode::NOT_FOUND && body["error"]["code"] == "not_found"),
+                "{method} {path} is described but not routed"
+            );
+            operations += 1;
+        }
+    }
+    assert_eq!(
+        operations,
+        EXPECTED.len(),
+        "an operation is described but not in EXPECTED"
+    );
+
+    // Schemas the operations refer to are present.
+    let schemas = spec["components"]["schemas"].as_object().unwrap();
+    for name in ["Config", "ErrorBody", "Status"] {
+        assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+}
