@@ -9,7 +9,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::clock::{SystemClock, kernel_clock_synchronized};
 use crate::http;
+use crate::scheduler::{Firing, Scheduler};
 use crate::store::{self, ConfigStore};
 
 /// Where the daemon keeps its config when systemd gives it no state directory.
@@ -56,6 +62,18 @@ pub async fn run(
         )
     })?;
 
+    // Bounded: a runner that cannot keep up slows the scheduler rather than piling up firings.
+    let (firings, ring_requests) = mpsc::channel(8);
+    let (scheduler, schedule) = Scheduler::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        firings,
+        Box::new(kernel_clock_synchronized),
+    )
+    .context("cannot load the scheduler state")?;
+    let scheduler = scheduler.spawn();
+    let ringer = tokio::spawn(ring(ring_requests));
+
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -69,8 +87,23 @@ pub async fn run(
     // Tells systemd (Type=notify) that the API is up; a no-op outside systemd.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 
-    http::serve(listener, http::router(store), shutdown).await?;
+    http::serve(listener, http::router(store, schedule), shutdown).await?;
+    scheduler.abort();
+    ringer.abort();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Receives the scheduler's firings. The ring sequence (Spotify, fallback sound, hardware) is
+/// not built yet: until it is, a firing is only logged, loudly.
+async fn ring(mut requests: mpsc::Receiver<Firing>) {
+    while let Some(firing) = requests.recv().await {
+        tracing::warn!(
+            alarm = %firing.alarm.id,
+            label = %firing.alarm.label,
+            occurrence = %firing.occurrence,
+            "ALARM: ringing is not implemented in this version; nothing plays"
+        );
+    }
 }

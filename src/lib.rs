@@ -4,7 +4,10 @@
 //! the bird's-eye view and the invariants.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod http;
+pub mod schedule;
+pub mod scheduler;
 pub mod store;

@@ -4,6 +4,8 @@
 //! not JSON at all ([`DocumentError::Syntax`], HTTP 400) and JSON that is not a valid document
 //! ([`DocumentError::Invalid`], HTTP 422).
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Config, validate};
@@ -58,24 +60,31 @@ pub(crate) fn syntax_error(e: &serde_json::Error) -> DocumentError {
 
 /// Deserializes and validates a document from a JSON value.
 pub fn parse_value(value: Value) -> Result<Config, FieldError> {
+    let config: Config = deserialize_strict(&value)?;
+    validate(&config)?;
+    Ok(config)
+}
+
+/// Deserializes a part of the document (or all of it) with the document's strictness: it must
+/// be a JSON object, unknown fields are refused, errors name the field. Does not validate.
+pub fn deserialize_strict<T: DeserializeOwned + Serialize>(value: &Value) -> Result<T, FieldError> {
     if !value.is_object() {
         return Err(FieldError {
             code: "invalid_type",
             field: String::new(),
-            message: "the document must be a JSON object".into(),
+            message: "must be a JSON object".into(),
         });
     }
-    let config: Config = serde_path_to_error::deserialize(&value).map_err(|e| {
+    let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         field_error(if path == "." { String::new() } else { path }, e.inner())
     })?;
     objects_are_objects(
-        &value,
-        &serde_json::to_value(&config).expect("Config serializes"),
+        value,
+        &serde_json::to_value(&parsed).expect("parsed values serialize"),
         "",
     )?;
-    validate(&config)?;
-    Ok(config)
+    Ok(parsed)
 }
 
 /// serde's derived structs also accept a JSON array of their fields in order; a document

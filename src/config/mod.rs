@@ -8,11 +8,13 @@
 //! Parsing is strict: unknown fields are rejected with their path (a typo in a hand-edited file
 //! must not be silently ignored), missing fields take their defaults.
 
+mod alarm;
 mod document;
 mod validate;
 
+pub use alarm::{Alarm, Day, RingSettings, ScheduleSettings, SpotifySource, TimeOfDay, Vacation};
 pub(crate) use document::syntax_error;
-pub use document::{DocumentError, FieldError, parse_document, parse_value};
+pub use document::{DocumentError, FieldError, deserialize_strict, parse_document, parse_value};
 pub use validate::validate;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,8 @@ pub struct Config {
     pub version: u32,
     /// IANA time zone name (e.g. `Europe/Berlin`) alarms are set in; `null` means the system's.
     pub time_zone: Option<String>,
+    pub alarms: Vec<Alarm>,
+    pub schedule: ScheduleSettings,
     pub spotify: SpotifySettings,
     pub volume: VolumeSettings,
     pub hardware: HardwareSettings,
@@ -40,6 +44,8 @@ impl Default for Config {
         Config {
             version: FORMAT_VERSION,
             time_zone: None,
+            alarms: Vec::new(),
+            schedule: ScheduleSettings::default(),
             spotify: SpotifySettings::default(),
             volume: VolumeSettings::default(),
             hardware: HardwareSettings::default(),
@@ -287,5 +293,10 @@ mod tests {
         let hw = &config.hardware;
         assert!(hw.amplifier.is_some() && hw.encoder.is_some() && hw.buzzer.is_some());
         assert!(!hw.buttons.is_empty());
+        assert_eq!(config.alarms.len(), 2);
+        assert!(config.schedule.vacation.is_some());
+        // The pasted link was normalized to a URI.
+        let source = config.alarms[1].ring.source.as_ref().unwrap();
+        assert_eq!(source.uri(), "spotify:album:4aawyAB9vmqN3uQ7FjRGTy");
     }
 }

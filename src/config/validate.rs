@@ -2,7 +2,10 @@
 //!
 //! Each rule reports the first offending field with a message a person can act on. Pure: no IO.
 
-use super::{Config, FORMAT_VERSION, FieldError, HardwareSettings};
+use super::{Alarm, Config, FORMAT_VERSION, FieldError, HardwareSettings};
+
+/// More alarms than anyone sets; bounds the document and the scheduler's work.
+pub const MAX_ALARMS: usize = 64;
 
 /// BCM GPIO numbers on the 40-pin header. 0 and 1 are the HAT ID EEPROM's I2C bus.
 const HEADER_GPIOS: std::ops::RangeInclusive<u8> = 2..=27;
@@ -25,6 +28,37 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
         return Err(FieldError::invalid(
             "time_zone",
             format!("`{zone}` is not an IANA time zone name (e.g. `Europe/Berlin`)"),
+        ));
+    }
+
+    if config.alarms.len() > MAX_ALARMS {
+        return Err(FieldError::invalid(
+            "alarms",
+            format!("at most {MAX_ALARMS} alarms"),
+        ));
+    }
+    for (i, alarm) in config.alarms.iter().enumerate() {
+        validate_alarm(&format!("alarms[{i}]"), alarm, config)?;
+        if let Some(first) = config.alarms[..i].iter().position(|a| a.id == alarm.id) {
+            return Err(FieldError::invalid(
+                format!("alarms[{i}].id"),
+                format!("`{}` is already the id of alarms[{first}]", alarm.id),
+            ));
+        }
+    }
+    let schedule = &config.schedule;
+    range(
+        "schedule.catch_up_grace_minutes",
+        schedule.catch_up_grace_minutes,
+        0,
+        120,
+    )?;
+    if let Some(vacation) = &schedule.vacation
+        && vacation.from > vacation.until
+    {
+        return Err(FieldError::invalid(
+            "schedule.vacation.until",
+            "must not be before schedule.vacation.from",
         ));
     }
 
@@ -72,6 +106,85 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
             "must be 1 to 64 characters and not blank",
         ));
     }
+    Ok(())
+}
+
+fn validate_alarm(at: &str, alarm: &Alarm, config: &Config) -> Result<(), FieldError> {
+    let id_ok = !alarm.id.is_empty()
+        && alarm.id.len() <= 32
+        && alarm
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !id_ok {
+        return Err(FieldError::invalid(
+            format!("{at}.id"),
+            "must be 1 to 32 lowercase letters, digits or `-`",
+        ));
+    }
+    if alarm.label.chars().count() > 64 {
+        return Err(FieldError::invalid(
+            format!("{at}.label"),
+            "at most 64 characters",
+        ));
+    }
+    for (i, day) in alarm.repeat.iter().enumerate() {
+        if alarm.repeat[..i].contains(day) {
+            return Err(FieldError::invalid(
+                format!("{at}.repeat"),
+                "names a weekday twice",
+            ));
+        }
+    }
+    if !alarm.repeat.is_empty() && alarm.date.is_some() {
+        return Err(FieldError::invalid(
+            format!("{at}.date"),
+            "must be null for a repeating alarm (use either repeat or date)",
+        ));
+    }
+    let ring = &alarm.ring;
+    text(
+        &format!("{at}.ring.device_id"),
+        ring.device_id.as_deref(),
+        128,
+    )?;
+    text(
+        &format!("{at}.ring.device_name"),
+        ring.device_name.as_deref(),
+        128,
+    )?;
+    for (name, value) in [
+        ("start_percent", ring.start_percent),
+        ("target_percent", ring.target_percent),
+    ] {
+        if let Some(v) = value {
+            range(&format!("{at}.ring.{name}"), v, 0, 100)?;
+        }
+    }
+    if let Some(v) = ring.fade_seconds {
+        range(&format!("{at}.ring.fade_seconds"), v, 0, 3600)?;
+    }
+    let start = ring.start_percent.unwrap_or(config.volume.start_percent);
+    let target = ring.target_percent.unwrap_or(config.volume.target_percent);
+    if start > target {
+        return Err(FieldError::invalid(
+            format!("{at}.ring.start_percent"),
+            format!("the start volume ({start} %) must not be above the target ({target} %)"),
+        ));
+    }
+    range(
+        &format!("{at}.ring.max_ring_minutes"),
+        ring.max_ring_minutes,
+        1,
+        240,
+    )?;
+    range(
+        &format!("{at}.ring.snooze_minutes"),
+        ring.snooze_minutes,
+        1,
+        60,
+    )?;
+    range(&format!("{at}.ring.max_snoozes"), ring.max_snoozes, 0, 20)?;
     Ok(())
 }
 
@@ -310,5 +423,77 @@ mod tests {
         let mut c = Config::default();
         c.web.title = " ".into();
         assert_eq!(field_of(&c), "web.title");
+    }
+
+    #[test]
+    fn alarms_are_checked_field_by_field() {
+        let parse = |alarms: &str| {
+            crate::config::parse_document(format!(r#"{{"alarms": {alarms}}}"#).as_bytes())
+                .err()
+                .map(|e| e.to_string())
+        };
+        assert_eq!(
+            parse(r#"[{"id": "work", "time": "06:45", "repeat": ["mon", "fri"]}]"#),
+            None
+        );
+        let cases = [
+            (r#"[{"id": "a", "time": "6:45"}]"#, "alarms[0].time"),
+            (r#"[{"id": "a", "time": "24:00"}]"#, "alarms[0].time"),
+            (r#"[{"id": "A b", "time": "06:45"}]"#, "alarms[0].id"),
+            (
+                r#"[{"id": "a", "time": "06:45"}, {"id": "a", "time": "07:00"}]"#,
+                "alarms[1].id",
+            ),
+            (
+                r#"[{"id": "a", "time": "06:45", "repeat": ["mon", "mon"]}]"#,
+                "alarms[0].repeat",
+            ),
+            (
+                r#"[{"id": "a", "time": "06:45", "repeat": ["monday"]}]"#,
+                "alarms[0].repeat[0]",
+            ),
+            (
+                r#"[{"id": "a", "time": "06:45", "repeat": ["mon"], "date": "2026-12-24"}]"#,
+                "alarms[0].date",
+            ),
+            (
+                r#"[{"id": "a", "time": "06:45", "date": "2026-02-30"}]"#,
+                "alarms[0].date",
+            ),
+            (
+                r#"[{"id": "a", "time": "06:45", "ring": {"target_percent": 101}}]"#,
+                "alarms[0].ring.target_percent",
+            ),
+            (
+                r#"[{"id": "a", "time": "06:45", "ring": {"start_percent": 90}}]"#,
+                "alarms[0].ring.start_percent",
+            ),
+            (
+                r#"[{"id": "a", "time": "06:45", "ring": {"snooze_minutes": 0}}]"#,
+                "alarms[0].ring.snooze_minutes",
+            ),
+            (
+                r#"[{"id": "a", "time": "06:45", "ring": {"source": "https://example.com/x"}}]"#,
+                "alarms[0].ring.source",
+            ),
+            (r#"[{"time": "06:45"}]"#, "alarms[0].id"),
+        ];
+        for (alarms, field) in cases {
+            let error = parse(alarms).unwrap_or_else(|| panic!("accepted {alarms}"));
+            assert!(error.starts_with(&format!("{field}:")), "{alarms}: {error}");
+        }
+    }
+
+    #[test]
+    fn vacation_and_grace_are_checked() {
+        let mut c = Config::default();
+        c.schedule.catch_up_grace_minutes = 500;
+        assert_eq!(field_of(&c), "schedule.catch_up_grace_minutes");
+        let mut c = Config::default();
+        c.schedule.vacation = Some(crate::config::Vacation {
+            from: "2026-12-24".parse().unwrap(),
+            until: "2026-12-01".parse().unwrap(),
+        });
+        assert_eq!(field_of(&c), "schedule.vacation.until");
     }
 }

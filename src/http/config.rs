@@ -104,7 +104,7 @@ fn document_response(snapshot: &Snapshot) -> Response {
 }
 
 /// `None`: no header. `Some(None)`: `*`, any revision. `Some(Some(r))`: exactly revision `r`.
-fn if_match(headers: &HeaderMap) -> Result<Option<Option<u64>>, ApiError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<Option<u64>>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };

@@ -29,8 +29,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
-    #[error("no such resource")]
-    NotFound,
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -66,7 +66,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -100,6 +100,8 @@ impl From<TxError> for ApiError {
                 message: format!("{e}; read it again and reapply the change"),
                 current,
             },
+            // A transaction found its target gone (deleted by a racing request).
+            TxError::Invalid(e) if e.code == "not_found" => ApiError::NotFound(e.message),
             TxError::Invalid(e) => ApiError::Invalid(e),
             TxError::Save { .. } => {
                 // Log the cause chain here; the client gets a safe message.

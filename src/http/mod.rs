@@ -8,6 +8,7 @@
 //! Handlers never drive hardware or Spotify themselves; they go through the store (and later
 //! the runner's command channel).
 
+mod alarms;
 mod config;
 mod error;
 mod status;
@@ -27,6 +28,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::scheduler::SchedulerHandle;
 use crate::store::ConfigStore;
 
 /// Largest request body accepted; a config document is a few KiB.
@@ -36,6 +38,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: ConfigStore,
+    pub scheduler: SchedulerHandle,
     started: Instant,
     started_at: DateTime<Utc>,
     openapi: Arc<serde_json::Value>,
@@ -46,6 +49,7 @@ pub struct AppState {
     info(title = "reveille", description = "A Spotify alarm clock daemon for the Raspberry Pi"),
     tags(
         (name = "config", description = "The whole config document"),
+        (name = "alarms", description = "Alarms, one at a time, and what is coming up"),
         (name = "status", description = "Health and status"),
     )
 )]
@@ -62,6 +66,15 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             config::put_config,
             config::patch_config
         ))
+        .routes(routes!(alarms::list_alarms, alarms::create_alarm))
+        .routes(routes!(alarms::upcoming))
+        .routes(routes!(
+            alarms::get_alarm,
+            alarms::put_alarm,
+            alarms::patch_alarm,
+            alarms::delete_alarm
+        ))
+        .routes(routes!(alarms::skip_next))
         .split_for_parts()
 }
 
@@ -71,16 +84,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole app, ready to serve or to test with `oneshot`.
-pub fn router(store: ConfigStore) -> Router {
+pub fn router(store: ConfigStore, scheduler: SchedulerHandle) -> Router {
     let (routes, api) = routes();
     let state = AppState {
         store,
+        scheduler,
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),
     };
     routes
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use crate::scheduler::SchedulerStatus;
 use crate::store::{Origin, RefusedEdit};
 
 #[derive(Serialize, ToSchema)]
@@ -35,6 +36,7 @@ pub struct Status {
     pub started_at: DateTime<Utc>,
     pub uptime_seconds: u64,
     pub config: ConfigStatus,
+    pub scheduler: SchedulerStatus,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -68,6 +70,7 @@ pub async fn status(State(app): State<AppState>) -> Json<Status> {
             external_edit_error: health.external_edit_error,
             started_from_backup: health.started_from_backup,
         },
+        scheduler: app.scheduler.status(),
     })
 }
 

@@ -4,31 +4,54 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use reqwest::{Method, Response, StatusCode};
+use reveille::clock::ManualClock;
 use reveille::http;
+use reveille::scheduler::{Firing, Scheduler};
 use reveille::store::{ConfigStore, FileWatcher, watch_file};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
+use tokio::sync::{Mutex, mpsc};
 
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: ConfigStore,
     pub dir: TempDir,
+    /// Calendar time as the scheduler and the API see it; starts at [`START`].
+    pub clock: ManualClock,
+    /// What the scheduler asked to ring.
+    pub firings: Mutex<mpsc::Receiver<Firing>>,
     _watcher: FileWatcher,
 }
+
+/// Monday 2026-11-23, 12:00 UTC.
+pub const START: &str = "2026-11-23T12:00:00Z";
 
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
     let watcher = watch_file(&store).unwrap();
+    let clock = ManualClock::new(START.parse::<DateTime<Utc>>().unwrap());
+    let (firings_tx, firings) = mpsc::channel(8);
+    let (scheduler, schedule) = Scheduler::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        firings_tx,
+        Box::new(|| Some(false)),
+    )
+    .unwrap();
+    scheduler.spawn();
     // Bound before serving: the port is known and connections queue until the server runs.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(http::serve(
         listener,
-        http::router(store.clone()),
+        http::router(store.clone(), schedule),
         std::future::pending(),
     ));
     TestApp {
@@ -36,6 +59,8 @@ pub async fn spawn_app() -> TestApp {
         client: reqwest::Client::new(),
         store,
         dir,
+        clock,
+        firings: Mutex::new(firings),
         _watcher: watcher,
     }
 }

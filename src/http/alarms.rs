@@ -1,0 +1,370 @@
+//! `/api/alarms`: alarms one at a time, skip-next, and the upcoming firings.
+//!
+//! Every change is a store transaction on the whole document, so the `ETag` is the config
+//! revision and `If-Match` works exactly as on `/api/config` (required for PUT, optional
+//! otherwise). Field errors name the field inside the alarm (`time`, `ring.target_percent`).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::config::if_match;
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, BODY_LIMIT, etag};
+use crate::config::{Alarm, Config, FieldError, deserialize_strict};
+use crate::schedule;
+use crate::scheduler::{UpcomingFiring, resolve_zone};
+use crate::store::Snapshot;
+
+#[utoipa::path(get, path = "/api/alarms", tag = "alarms",
+    responses((status = 200, description = "All alarms", body = Vec<Alarm>,
+        headers(("ETag" = String, description = "The config revision")))))]
+pub async fn list_alarms(State(app): State<AppState>) -> Response {
+    let snapshot = app.store.snapshot();
+    with_etag(&snapshot, Json(&snapshot.config.alarms)).into_response()
+}
+
+#[utoipa::path(post, path = "/api/alarms", tag = "alarms",
+    request_body(content = Object, description = "An alarm without `id` (the server assigns it)"),
+    params(("If-Match" = Option<String>, Header, description = "The config revision (optional)")),
+    responses(
+        (status = 201, description = "Created", body = Alarm,
+            headers(("Location" = String, description = "The new alarm's URL"), ("ETag" = String, description = "The new revision"))),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 412, description = "The revision is stale", body = ErrorBody),
+        (status = 422, description = "Not a valid alarm", body = ErrorBody),
+    ))]
+pub async fn create_alarm(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?.flatten();
+    let mut value = json_body(body)?;
+    if let Some(fields) = value.as_object_mut() {
+        if fields.contains_key("id") {
+            return Err(
+                FieldError::invalid("id", "is assigned by the server; leave it out").into(),
+            );
+        }
+        fields.insert("id".into(), "new".into());
+    }
+    let alarm: Alarm = deserialize_strict(&value)?;
+    not_in_the_past(&app, &app.store.snapshot().config, &alarm)?;
+    let snapshot = app
+        .store
+        .transaction(expected, move |config| {
+            let mut alarm = alarm;
+            alarm.id = loop {
+                let id = format!("{:08x}", fastrand::u32(..));
+                if !config.alarms.iter().any(|a| a.id == id) {
+                    break id;
+                }
+            };
+            config.alarms.push(alarm);
+            Ok(())
+        })
+        .await
+        .map_err(|e| relative_to_alarm(e.into(), None))?;
+    let alarm = snapshot
+        .config
+        .alarms
+        .last()
+        .expect("the new alarm was appended");
+    let location = format!("/api/alarms/{}", alarm.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        with_etag(&snapshot, Json(alarm)),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/api/alarms/{id}", tag = "alarms",
+    params(("id" = String, Path, description = "The alarm's id")),
+    responses(
+        (status = 200, description = "The alarm", body = Alarm, headers(("ETag" = String, description = "The config revision"))),
+        (status = 404, description = "No such alarm", body = ErrorBody),
+    ))]
+pub async fn get_alarm(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let snapshot = app.store.snapshot();
+    let alarm = find(&snapshot.config, &id)?;
+    Ok(with_etag(&snapshot, Json(alarm)).into_response())
+}
+
+#[utoipa::path(put, path = "/api/alarms/{id}", tag = "alarms",
+    request_body(content = Alarm, description = "The whole alarm; `id` may be left out"),
+    params(("id" = String, Path, description = "The alarm's id"),
+        ("If-Match" = String, Header, description = "The config revision (required)")),
+    responses(
+        (status = 200, description = "Saved", body = Alarm, headers(("ETag" = String, description = "The new revision"))),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 404, description = "No such alarm", body = ErrorBody),
+        (status = 412, description = "The revision is stale", body = ErrorBody),
+        (status = 422, description = "Not a valid alarm", body = ErrorBody),
+        (status = 428, description = "No If-Match", body = ErrorBody),
+    ))]
+pub async fn put_alarm(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?.ok_or(ApiError::PreconditionRequired)?;
+    let mut value = json_body(body)?;
+    if let Some(fields) = value.as_object_mut() {
+        if fields
+            .get("id")
+            .is_some_and(|given| given.as_str() != Some(id.as_str()))
+        {
+            return Err(FieldError::invalid("id", "cannot be changed").into());
+        }
+        fields.insert("id".into(), id.clone().into());
+    }
+    let alarm: Alarm = deserialize_strict(&value)?;
+    replace(&app, expected, id, move |_| Ok(alarm)).await
+}
+
+#[utoipa::path(patch, path = "/api/alarms/{id}", tag = "alarms",
+    request_body(content = Object, content_type = "application/merge-patch+json",
+        description = "A JSON merge patch (RFC 7396) of the alarm"),
+    params(("id" = String, Path, description = "The alarm's id"),
+        ("If-Match" = Option<String>, Header, description = "The config revision (optional)")),
+    responses(
+        (status = 200, description = "Saved", body = Alarm, headers(("ETag" = String, description = "The new revision"))),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 404, description = "No such alarm", body = ErrorBody),
+        (status = 412, description = "The revision is stale", body = ErrorBody),
+        (status = 422, description = "The result is not a valid alarm", body = ErrorBody),
+    ))]
+pub async fn patch_alarm(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?.flatten();
+    let patch = json_body(body)?;
+    if patch
+        .get("id")
+        .is_some_and(|given| given.as_str() != Some(id.as_str()))
+    {
+        return Err(FieldError::invalid("id", "cannot be changed").into());
+    }
+    replace(&app, expected, id, move |old| {
+        let mut value = serde_json::to_value(old).expect("an alarm serializes");
+        json_patch::merge(&mut value, &patch);
+        deserialize_strict(&value)
+    })
+    .await
+}
+
+#[utoipa::path(delete, path = "/api/alarms/{id}", tag = "alarms",
+    params(("id" = String, Path, description = "The alarm's id"),
+        ("If-Match" = Option<String>, Header, description = "The config revision (optional)")),
+    responses(
+        (status = 204, description = "Deleted", headers(("ETag" = String, description = "The new revision"))),
+        (status = 404, description = "No such alarm", body = ErrorBody),
+        (status = 412, description = "The revision is stale", body = ErrorBody),
+    ))]
+pub async fn delete_alarm(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?.flatten();
+    find(&app.store.snapshot().config, &id)?;
+    let snapshot = app
+        .store
+        .transaction(expected, move |config| {
+            let index = position(config, &id)?;
+            config.alarms.remove(index);
+            Ok(())
+        })
+        .await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::ETAG, etag(snapshot.revision))],
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkipNext {
+    /// `true` (the default) skips the next occurrence; `false` cancels that.
+    #[serde(default = "yes")]
+    pub skip_next: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[utoipa::path(post, path = "/api/alarms/{id}/skip-next", tag = "alarms",
+    request_body(content = Option<SkipNext>, description = "Optional; an empty body skips"),
+    params(("id" = String, Path, description = "The alarm's id"),
+        ("If-Match" = Option<String>, Header, description = "The config revision (optional)")),
+    responses(
+        (status = 200, description = "Saved", body = Alarm, headers(("ETag" = String, description = "The new revision"))),
+        (status = 404, description = "No such alarm", body = ErrorBody),
+        (status = 412, description = "The revision is stale", body = ErrorBody),
+    ))]
+pub async fn skip_next(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?.flatten();
+    let body = body.map_err(|e| ApiError::from_body(e, BODY_LIMIT))?;
+    let skip = if body.iter().all(u8::is_ascii_whitespace) {
+        true
+    } else {
+        deserialize_strict::<SkipNext>(&json_body(Ok(body))?)?.skip_next
+    };
+    replace(&app, expected, id, move |old| {
+        let mut alarm = old.clone();
+        alarm.skip_next = skip;
+        Ok(alarm)
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct UpcomingQuery {
+    /// How many firings, 1 to 50 (default 5).
+    pub count: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/alarms/upcoming", tag = "alarms",
+    params(UpcomingQuery),
+    responses(
+        (status = 200, description = "The next firings in time order, with what will happen to each", body = Vec<UpcomingFiring>),
+        (status = 400, description = "Bad count", body = ErrorBody),
+    ))]
+pub async fn upcoming(
+    State(app): State<AppState>,
+    Query(query): Query<UpcomingQuery>,
+) -> Result<Json<Vec<UpcomingFiring>>, ApiError> {
+    let count = match query.count.as_deref().map(str::parse::<usize>) {
+        None => 5,
+        Some(Ok(n)) if (1..=50).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::BadRequest {
+                code: "bad_query",
+                message: "count must be a whole number from 1 to 50".into(),
+            });
+        }
+    };
+    let snapshot = app.store.snapshot();
+    Ok(Json(app.scheduler.upcoming(&snapshot.config, count)))
+}
+
+/// Replaces alarm `id` with what `change` makes of it, in one transaction.
+async fn replace<F>(
+    app: &AppState,
+    expected: Option<u64>,
+    id: String,
+    change: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(&Alarm) -> Result<Alarm, FieldError> + Send + 'static,
+{
+    let current = app.store.snapshot();
+    find(&current.config, &id)?;
+    let index_for_errors = position(&current.config, &id).ok();
+    let checked_app = app.clone();
+    let saved_id = id.clone();
+    let snapshot = app
+        .store
+        .transaction(expected, move |config| {
+            let index = position(config, &id)?;
+            let alarm = change(&config.alarms[index])?;
+            not_in_the_past(&checked_app, config, &alarm)?;
+            config.alarms[index] = alarm;
+            Ok(())
+        })
+        .await
+        .map_err(|e| relative_to_alarm(e.into(), index_for_errors))?;
+    let alarm = snapshot
+        .config
+        .alarms
+        .iter()
+        .find(|a| a.id == saved_id)
+        .expect("the alarm was just saved");
+    Ok(with_etag(&snapshot, Json(alarm)).into_response())
+}
+
+/// A dated one-shot must lie in the future when it is set (a passed one would never ring).
+fn not_in_the_past(app: &AppState, config: &Config, alarm: &Alarm) -> Result<(), FieldError> {
+    let (Some(date), true, true) = (alarm.date, alarm.enabled, alarm.repeat.is_empty()) else {
+        return Ok(());
+    };
+    let (zone, _) = resolve_zone(config);
+    let at = schedule::resolve(zone, date.and_time(alarm.time.time()));
+    if at <= app.scheduler.clock().now() {
+        return Err(FieldError::invalid(
+            "date",
+            format!("{date} {} has already passed", alarm.time),
+        ));
+    }
+    Ok(())
+}
+
+fn find<'a>(config: &'a Config, id: &str) -> Result<&'a Alarm, ApiError> {
+    config
+        .alarms
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no alarm with id `{id}`")))
+}
+
+fn position(config: &Config, id: &str) -> Result<usize, FieldError> {
+    config
+        .alarms
+        .iter()
+        .position(|a| a.id == id)
+        .ok_or_else(|| FieldError {
+            code: "not_found",
+            field: "id".into(),
+            message: format!("no alarm with id `{id}` (it was deleted meanwhile)"),
+        })
+}
+
+fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let body = body.map_err(|e| ApiError::from_body(e, BODY_LIMIT))?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::from(crate::config::syntax_error(&e)))
+}
+
+/// Validation reports `alarms[3].time`; an alarm endpoint's client knows only `time`.
+fn relative_to_alarm(error: ApiError, index: Option<usize>) -> ApiError {
+    match error {
+        ApiError::Invalid(mut e) => {
+            let prefix = |i: usize| format!("alarms[{i}].");
+            let index = index.or_else(|| {
+                e.field
+                    .strip_prefix("alarms[")
+                    .and_then(|rest| rest.split(']').next())
+                    .and_then(|i| i.parse().ok())
+            });
+            if let Some(rest) = index.and_then(|i| e.field.strip_prefix(&prefix(i))) {
+                e.field = rest.to_owned();
+            }
+            ApiError::Invalid(e)
+        }
+        other => other,
+    }
+}
+
+fn with_etag<T: IntoResponse>(snapshot: &Snapshot, body: T) -> impl IntoResponse {
+    ([(header::ETAG, etag(snapshot.revision))], body)
+}

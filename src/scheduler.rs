@@ -1,0 +1,358 @@
+//! The scheduler task: turns the config snapshot and the wall clock into firings.
+//!
+//! Each wake-up: re-arm changed alarms, find what is due (`schedule::due`), save the new
+//! `handled_until` marks durably, and only then hand ring decisions to the runner over a
+//! bounded channel, so a restart never rings an occurrence twice. It then sleeps until the next
+//! occurrence, never longer than [`clock::MAX_SLEEP`], and wakes early on a new config revision.
+//! One-shot alarms are disabled and `skip_next` cleared through store transactions, applied
+//! only if the alarm was not changed meanwhile, so a racing edit from the page is not undone.
+//!
+//! It never plays anything itself: firings go to the runner.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use utoipa::ToSchema;
+
+use crate::clock::SharedClock;
+use crate::config::{Alarm, Config};
+use crate::schedule::{self, Decision, Due, ScheduleState};
+use crate::store::{ConfigStore, StoreFiles};
+
+/// How many handled occurrences the status keeps.
+const RECENT_EVENTS: usize = 20;
+
+/// An alarm occurrence to ring now. The runner's input.
+#[derive(Clone, Debug)]
+pub struct Firing {
+    pub alarm: Alarm,
+    pub date: NaiveDate,
+    /// The occurrence's instant; the firing is emitted at or (after a restart) shortly after it.
+    pub occurrence: DateTime<Utc>,
+    pub emitted_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SchedulerStatus {
+    /// The zone alarm times are read in.
+    pub time_zone: String,
+    /// `config`, `system`, or `fallback_utc` when neither could be read.
+    pub time_zone_source: String,
+    /// The next occurrence that will ring.
+    pub next_firing: Option<UpcomingFiring>,
+    /// From the kernel (adjtimex); `null` if it cannot tell.
+    pub clock_synchronized: Option<bool>,
+    /// Set while the clock is neither synchronized nor trusted (`schedule.trust_clock`).
+    pub clock_warning: Option<String>,
+    /// Occurrences handled lately (rung, skipped, missed), newest first.
+    pub recent_events: Vec<ScheduleEvent>,
+    /// When the scheduler last looked at the clock.
+    pub heartbeat: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct UpcomingFiring {
+    pub alarm_id: String,
+    pub label: String,
+    pub at_utc: DateTime<Utc>,
+    /// The same instant in the alarm's time zone, RFC 3339 with offset.
+    pub at_local: String,
+    pub decision: Decision,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ScheduleEvent {
+    pub alarm_id: String,
+    pub label: String,
+    pub occurrence: DateTime<Utc>,
+    pub decision: Decision,
+    /// How late the scheduler found the occurrence (restart, clock step).
+    pub late_seconds: i64,
+    pub handled_at: DateTime<Utc>,
+}
+
+/// Read access for the HTTP side.
+#[derive(Clone)]
+pub struct SchedulerHandle {
+    view: Arc<ArcSwap<View>>,
+    clock: SharedClock,
+}
+
+struct View {
+    status: SchedulerStatus,
+    state: ScheduleState,
+}
+
+impl SchedulerHandle {
+    pub fn status(&self) -> SchedulerStatus {
+        self.view.load().status.clone()
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The next `count` occurrences for `config` as the scheduler sees them now.
+    pub fn upcoming(&self, config: &Config, count: usize) -> Vec<UpcomingFiring> {
+        let (zone, _) = resolve_zone(config);
+        let view = self.view.load();
+        schedule::upcoming(config, zone, &view.state, self.clock.now(), count)
+            .into_iter()
+            .map(|d| upcoming_firing(&d, zone))
+            .collect()
+    }
+}
+
+/// The zone alarms are set in, and where it came from.
+pub fn resolve_zone(config: &Config) -> (Tz, &'static str) {
+    if let Some(zone) = config.time_zone.as_deref().and_then(|z| z.parse().ok()) {
+        return (zone, "config");
+    }
+    match iana_time_zone::get_timezone()
+        .ok()
+        .and_then(|z| z.parse().ok())
+    {
+        Some(zone) => (zone, "system"),
+        None => (Tz::UTC, "fallback_utc"),
+    }
+}
+
+fn upcoming_firing(due: &Due, zone: Tz) -> UpcomingFiring {
+    UpcomingFiring {
+        alarm_id: due.occurrence.alarm_id.clone(),
+        label: due.occurrence.label.clone(),
+        at_utc: due.occurrence.at,
+        at_local: due.occurrence.at.with_timezone(&zone).to_rfc3339(),
+        decision: due.decision,
+    }
+}
+
+/// Where the scheduler keeps its state: beside the config.
+pub fn state_path(store: &ConfigStore) -> PathBuf {
+    store.files().dir().join("schedule-state.json")
+}
+
+pub struct Scheduler {
+    store: ConfigStore,
+    clock: SharedClock,
+    state_file: StoreFiles,
+    state: ScheduleState,
+    firings: mpsc::Sender<Firing>,
+    clock_synchronized: Box<dyn Fn() -> Option<bool> + Send + Sync>,
+    view: Arc<ArcSwap<View>>,
+    events: VecDeque<ScheduleEvent>,
+}
+
+impl Scheduler {
+    /// Loads the saved state (a missing or unreadable one starts fresh: every alarm armed from
+    /// now) and prepares the task. `clock_synchronized` reports the system clock's sync state.
+    pub fn new(
+        store: ConfigStore,
+        clock: SharedClock,
+        firings: mpsc::Sender<Firing>,
+        clock_synchronized: Box<dyn Fn() -> Option<bool> + Send + Sync>,
+    ) -> io::Result<(Scheduler, SchedulerHandle)> {
+        let path = state_path(&store);
+        let state_file = StoreFiles::new(&path)?;
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::error!(path = %path.display(), "unreadable scheduler state, starting fresh (alarms missed while down will not catch up): {e}");
+                ScheduleState::default()
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => ScheduleState::default(),
+            Err(e) => return Err(e),
+        };
+        let now = clock.now();
+        let view = Arc::new(ArcSwap::from_pointee(View {
+            status: SchedulerStatus {
+                time_zone: String::new(),
+                time_zone_source: String::new(),
+                next_firing: None,
+                clock_synchronized: None,
+                clock_warning: None,
+                recent_events: Vec::new(),
+                heartbeat: now,
+            },
+            state: state.clone(),
+        }));
+        let handle = SchedulerHandle {
+            view: view.clone(),
+            clock: clock.clone(),
+        };
+        let scheduler = Scheduler {
+            store,
+            clock,
+            state_file,
+            state,
+            firings,
+            clock_synchronized,
+            view,
+            events: VecDeque::new(),
+        };
+        Ok((scheduler, handle))
+    }
+
+    /// Runs until the task is aborted (at shutdown; every write it makes is atomic).
+    pub fn spawn(self) -> JoinHandle<()> {
+        tokio::spawn(self.run())
+    }
+
+    async fn run(mut self) {
+        let mut revisions = self.store.subscribe();
+        loop {
+            revisions.borrow_and_update();
+            let wake = self.tick().await;
+            let clock = self.clock.clone();
+            tokio::select! {
+                () = clock.sleep_until(wake) => {}
+                changed = revisions.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// One look at the clock; returns when to look again.
+    async fn tick(&mut self) -> DateTime<Utc> {
+        let snapshot = self.store.snapshot();
+        let config = &snapshot.config;
+        let (zone, zone_source) = resolve_zone(config);
+        let now = self.clock.now();
+
+        let mut changed = schedule::reconcile(config, &mut self.state, now);
+        let due = schedule::due(config, zone, &self.state, now);
+        for d in &due {
+            if let Some(s) = self.state.alarms.get_mut(&d.occurrence.alarm_id) {
+                s.handled_until = d.occurrence.at;
+                changed = true;
+            }
+        }
+        if changed && !self.save_state().await && !due.is_empty() {
+            // Ringing matters more than the guard against ringing twice after a crash.
+            tracing::error!("ringing although the scheduler state could not be saved");
+        }
+
+        let mut follow_ups = Vec::new();
+        for d in due {
+            let Some(alarm) = config.alarms.iter().find(|a| a.id == d.occurrence.alarm_id) else {
+                continue;
+            };
+            let late_seconds = (now - d.occurrence.at).num_seconds();
+            self.report(&d, alarm, late_seconds, now);
+            if d.decision == Decision::Ring {
+                let firing = Firing {
+                    alarm: alarm.clone(),
+                    date: d.occurrence.date,
+                    occurrence: d.occurrence.at,
+                    emitted_at: self.clock.now(),
+                };
+                if self.firings.send(firing).await.is_err() {
+                    tracing::error!(alarm = %alarm.id, "no runner to ring the alarm");
+                }
+            }
+            if alarm.repeat.is_empty() || d.decision == Decision::SkipNext {
+                follow_ups.push((alarm.id.clone(), schedule::fingerprint(config, alarm)));
+            }
+        }
+        if !follow_ups.is_empty() {
+            self.apply_follow_ups(follow_ups).await;
+        }
+
+        let next = schedule::upcoming(config, zone, &self.state, now, 16)
+            .into_iter()
+            .find(|d| d.decision == Decision::Ring);
+        let synchronized = (self.clock_synchronized)();
+        let clock_warning =
+            (!config.schedule.trust_clock && synchronized != Some(true)).then(|| {
+                "clock not synchronized: alarms ring by the system clock, which may be wrong"
+                    .to_owned()
+            });
+        self.view.store(Arc::new(View {
+            status: SchedulerStatus {
+                time_zone: zone.name().to_owned(),
+                time_zone_source: zone_source.to_owned(),
+                next_firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+                clock_synchronized: synchronized,
+                clock_warning,
+                recent_events: self.events.iter().cloned().collect(),
+                heartbeat: now,
+            },
+            state: self.state.clone(),
+        }));
+        schedule::next_wakeup(config, zone, &self.state, now)
+            .unwrap_or(now + chrono::Duration::days(1))
+    }
+
+    fn report(&mut self, due: &Due, alarm: &Alarm, late_seconds: i64, now: DateTime<Utc>) {
+        let o = &due.occurrence;
+        match due.decision {
+            Decision::Ring => {
+                tracing::info!(alarm = %alarm.id, label = %alarm.label, late_seconds, "alarm due: ringing")
+            }
+            Decision::Missed => {
+                tracing::warn!(alarm = %alarm.id, label = %alarm.label, occurrence = %o.at, late_seconds, "MISSED ALARM: found after the catch-up grace (daemon down or clock stepped)")
+            }
+            Decision::SkipNext | Decision::Vacation => {
+                tracing::info!(alarm = %alarm.id, decision = ?due.decision, "alarm skipped")
+            }
+        }
+        self.events.push_front(ScheduleEvent {
+            alarm_id: alarm.id.clone(),
+            label: alarm.label.clone(),
+            occurrence: o.at,
+            decision: due.decision,
+            late_seconds,
+            handled_at: now,
+        });
+        self.events.truncate(RECENT_EVENTS);
+    }
+
+    /// Disables one-shots that have had their occurrence and clears used `skip_next` flags,
+    /// for alarms whose timing is still what it was when they were handled.
+    async fn apply_follow_ups(&self, follow_ups: Vec<(String, String)>) {
+        let result = self
+            .store
+            .transaction(None, move |config| {
+                let prints: Vec<_> = config
+                    .alarms
+                    .iter()
+                    .map(|a| schedule::fingerprint(config, a))
+                    .collect();
+                for (alarm, current) in config.alarms.iter_mut().zip(prints) {
+                    let handled = follow_ups
+                        .iter()
+                        .any(|(id, print)| *id == alarm.id && *print == current);
+                    if handled {
+                        if alarm.repeat.is_empty() {
+                            alarm.enabled = false;
+                        }
+                        alarm.skip_next = false;
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            // The occurrence is marked handled, so nothing rings twice; the flags stay visible.
+            tracing::error!("could not disable a one-shot alarm or clear skip-next: {e}");
+        }
+    }
+
+    async fn save_state(&self) -> bool {
+        let bytes = serde_json::to_vec_pretty(&self.state).expect("the state serializes");
+        let file = self.state_file.clone();
+        let saved = tokio::task::spawn_blocking(move || file.write_durably(&file.target, &bytes))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+        if let Err(e) = &saved {
+            tracing::error!(path = %self.state_file.target.display(), "cannot save the scheduler state: {e}");
+        }
+        saved.is_ok()
+    }
+}
