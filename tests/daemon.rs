@@ -220,10 +220,14 @@ async fn writes_acknowledged_before_a_sigkill_survive_it() {
         let mut daemon =
             Daemon::start(&path).unwrap_or_else(|log| panic!("round {round}: no restart:\n{log}"));
         let url = daemon.url("/api/config");
-        let deadline = Duration::from_micros(fastrand::u64(0..40_000));
+        // Kill at a random moment after the first acknowledged write, so every round has
+        // writes to lose however slow the disk is today.
+        let deadline = Duration::from_micros(fastrand::u64(0..20_000));
+        let (first_ack, acked_once) = tokio::sync::oneshot::channel::<()>();
         let writer = {
             let (client, url) = (client.clone(), url.clone());
             let first = next;
+            let mut first_ack = Some(first_ack);
             tokio::spawn(async move {
                 // Sequential writes: at most one is in flight when the kill lands.
                 let mut last_acked = None;
@@ -243,6 +247,9 @@ async fn writes_acknowledged_before_a_sigkill_survive_it() {
                                 .parse::<u64>()
                                 .unwrap();
                             last_acked = Some((n, tag));
+                            if let Some(signal) = first_ack.take() {
+                                let _ = signal.send(());
+                            }
                         }
                         Ok(r) => panic!("write {n}: {}", r.status()),
                         Err(_) => return (last_acked, n),
@@ -251,6 +258,10 @@ async fn writes_acknowledged_before_a_sigkill_survive_it() {
                 }
             })
         };
+        tokio::time::timeout(Duration::from_secs(20), acked_once)
+            .await
+            .expect("no write was acknowledged within 20 s")
+            .unwrap();
         tokio::time::sleep(deadline).await;
         daemon.child.kill().unwrap();
         daemon.child.wait().unwrap();

@@ -195,19 +195,17 @@ async fn a_failed_save_publishes_nothing_and_leaves_no_temp_file() {
 async fn a_transaction_that_changes_nothing_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let modified = fs::metadata(dir.path().join("config.json"))
-        .unwrap()
-        .modified()
-        .unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let inode = fs::metadata(dir.path().join("config.json")).unwrap().ino();
+    let bytes = fs::read(dir.path().join("config.json")).unwrap();
     let snapshot = store.transaction(None, |_| Ok(())).await.unwrap();
     assert_eq!(snapshot.revision, 1);
+    // Every save renames a new inode into place.
     assert_eq!(
-        fs::metadata(dir.path().join("config.json"))
-            .unwrap()
-            .modified()
-            .unwrap(),
-        modified
+        fs::metadata(dir.path().join("config.json")).unwrap().ino(),
+        inode
     );
+    assert_eq!(fs::read(dir.path().join("config.json")).unwrap(), bytes);
 }
 
 #[test]
@@ -424,7 +422,11 @@ async fn a_missing_file_with_a_backup_is_restored_from_it_not_reset() {
     let store = open(dir.path());
     assert_eq!(store.snapshot().origin, Origin::Backup);
     assert_eq!(store.snapshot().config.web.title, "my alarms");
-    assert_eq!(store.snapshot().revision, 2);
+    assert_eq!(
+        store.snapshot().revision,
+        4,
+        "past every revision handed out before"
+    );
     assert!(store.health().started_from_backup.is_some());
     assert_eq!(read_config_file(&path).unwrap().0.web.title, "my alarms");
     store
@@ -434,5 +436,84 @@ async fn a_missing_file_with_a_backup_is_restored_from_it_not_reset() {
     assert!(
         store.health().started_from_backup.is_none(),
         "cleared once the file is good again"
+    );
+}
+
+/// The backup lags the file by one save; a start from it must still not reuse the revision of
+/// the lost file, or a phone holding that ETag could overwrite the restored config.
+#[tokio::test]
+async fn a_start_from_the_backup_never_reuses_a_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let store = open(dir.path());
+    store
+        .transaction(None, set_title("good".into()))
+        .await
+        .unwrap();
+    store
+        .transaction(None, set_title("better".into()))
+        .await
+        .unwrap();
+    let lost = store.snapshot().revision;
+    drop(store);
+    fs::write(&path, b"garbage").unwrap();
+
+    let store = open(dir.path());
+    assert_eq!(store.snapshot().config.web.title, "good");
+    assert!(
+        store.snapshot().revision > lost,
+        "{} <= {lost}",
+        store.snapshot().revision
+    );
+    let stale = store
+        .transaction(Some(lost), set_title("overwrite".into()))
+        .await;
+    assert!(matches!(stale, Err(TxError::Stale { .. })), "{stale:?}");
+}
+
+/// After an accepted hand edit the file carries an old revision number; the next save must not
+/// make that file the backup (it would carry a revision far behind).
+#[tokio::test]
+async fn a_hand_edited_file_is_not_linked_as_a_backup_with_its_stale_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let store = open(dir.path());
+    for i in 0..3 {
+        store
+            .transaction(None, set_title(format!("api {i}")))
+            .await
+            .unwrap();
+    }
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replace("api 2", "by hand");
+    fs::write(&path, text).unwrap();
+    store.check_disk().await;
+    store
+        .transaction(None, set_title("after".into()))
+        .await
+        .unwrap();
+    let revision = store.snapshot().revision;
+    let (_, backup_revision) = read_config_file(&dir.path().join("config.json.last-good")).unwrap();
+    assert!(
+        backup_revision.unwrap() + 1 >= revision,
+        "backup {backup_revision:?}, current {revision}"
+    );
+}
+
+#[test]
+fn a_backup_sharing_the_file_inode_is_replaced_by_a_copy_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    drop(open(dir.path()));
+    let backup = dir.path().join("config.json.last-good");
+    let _ = fs::remove_file(&backup);
+    // What a crash between a save's link and rename leaves behind.
+    fs::hard_link(&path, &backup).unwrap();
+    drop(open(dir.path()));
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(
+        fs::metadata(&path).unwrap().ino(),
+        fs::metadata(&backup).unwrap().ino()
     );
 }

@@ -31,6 +31,8 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
+    #[error("this method is not allowed on this resource (see /api/openapi.json)")]
+    MethodNotAllowed,
     #[error("{0}")]
     Internal(String),
 }
@@ -67,6 +69,7 @@ impl ApiError {
             }
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -103,11 +106,8 @@ impl From<TxError> for ApiError {
             // A transaction found its target gone (deleted by a racing request).
             TxError::Invalid(e) if e.code == "not_found" => ApiError::NotFound(e.message),
             TxError::Invalid(e) => ApiError::Invalid(e),
-            TxError::Save { .. } => {
-                // Log the cause chain here; the client gets a safe message.
-                tracing::error!("saving the config failed: {e}");
-                ApiError::Internal("the change could not be saved; nothing was changed".into())
-            }
+            // The cause is logged once, by `into_response`; the client gets a safe message.
+            TxError::Save { .. } => ApiError::Internal(format!("saving the config failed: {e}")),
         }
     }
 }
@@ -124,6 +124,7 @@ impl IntoResponse for ApiError {
         };
         let message = match &self {
             ApiError::Invalid(e) => e.message.clone(),
+            ApiError::Internal(_) => "the change could not be saved; nothing was changed".into(),
             other => other.to_string(),
         };
         let mut response = (

@@ -95,6 +95,7 @@ pub fn router(store: ConfigStore, scheduler: SchedulerHandle) -> Router {
     };
     routes
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

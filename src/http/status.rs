@@ -51,6 +51,8 @@ pub struct ConfigStatus {
     pub external_edit_error: Option<RefusedEdit>,
     /// Set when the daemon had to start from the last-good backup.
     pub started_from_backup: Option<String>,
+    /// Set when the last-good backup could not be written.
+    pub backup_error: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/status", tag = "status",
@@ -69,6 +71,7 @@ pub async fn status(State(app): State<AppState>) -> Json<Status> {
             last_change_origin: snapshot.origin,
             external_edit_error: health.external_edit_error,
             started_from_backup: health.started_from_backup,
+            backup_error: health.backup_error,
         },
         scheduler: app.scheduler.status(),
     })

@@ -19,6 +19,9 @@ use serde_json::{Map, Value};
 
 use crate::config::{Config, DocumentError, FieldError, parse_value, syntax_error};
 
+/// The largest revision a file may carry (also the largest integer JSON tools keep exact).
+pub const MAX_REVISION: u64 = 1 << 53;
+
 /// Mode of every file the store creates: the document will hold Spotify settings.
 const FILE_MODE: u32 = 0o600;
 
@@ -161,10 +164,11 @@ pub fn decode(bytes: &[u8]) -> Result<(Config, Option<u64>), DocumentError> {
     let mut value: Value = serde_json::from_slice(bytes).map_err(|e| syntax_error(&e))?;
     let revision = match value.as_object_mut().and_then(|o| o.remove("revision")) {
         None => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| {
+        // Bounded so that counting on from it can never overflow.
+        Some(v) => Some(v.as_u64().filter(|r| *r <= MAX_REVISION).ok_or_else(|| {
             FieldError::invalid(
                 "revision",
-                "must be a non-negative integer (set by the daemon)",
+                "must be a whole number from 0 to 2^53 (set by the daemon; may be left out)",
             )
         })?),
     };
@@ -191,8 +195,13 @@ mod tests {
     #[test]
     fn decode_accepts_a_file_without_revision_and_rejects_a_bad_one() {
         assert_eq!(decode(b"{}").unwrap().1, None);
-        let err = decode(br#"{"revision": "x"}"#).unwrap_err();
-        assert!(matches!(err, DocumentError::Invalid(ref e) if e.field == "revision"));
+        for bad in [
+            r#"{"revision": "x"}"#,
+            r#"{"revision": 18446744073709551615}"#,
+        ] {
+            let err = decode(bad.as_bytes()).unwrap_err();
+            assert!(matches!(err, DocumentError::Invalid(ref e) if e.field == "revision"));
+        }
     }
 
     #[test]

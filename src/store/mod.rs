@@ -53,6 +53,20 @@ impl Snapshot {
     }
 }
 
+/// Where the daemon starts from its backup: past every revision handed out before. The backup
+/// is at most one revision behind (see `WriterState::link_backup`), so two more is enough.
+fn after_backup(backup_revision: Option<u64>) -> u64 {
+    backup_revision.unwrap_or(0) + 2
+}
+
+fn same_inode(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 fn open_error(path: &Path) -> impl FnOnce(io::Error) -> OpenError {
     let path = path.to_path_buf();
     move |source| OpenError::Io { path, source }
@@ -81,6 +95,8 @@ pub struct StoreHealth {
     pub external_edit_error: Option<RefusedEdit>,
     /// Why the daemon started from the last-good backup, if it did.
     pub started_from_backup: Option<String>,
+    /// The backup could not be written (full or read-only disk); the daemon runs on.
+    pub backup_error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -145,8 +161,13 @@ struct WriterState {
     /// The file's bytes when the store last looked (`None`: no file); a read that gives the
     /// same bytes is our own write or an edit already dealt with.
     seen: Option<Vec<u8>>,
-    /// The file holds a valid committed or accepted document, so it may become the backup.
+    /// The file holds a valid committed or accepted document.
     disk_is_good: bool,
+    /// The file is valid and carries the current revision, so a save may keep it as the backup
+    /// by a hard link. Otherwise the backup already holds the current document (written when
+    /// it was loaded or accepted) and is left alone; either way the backup's revision is at
+    /// least the current one minus one, which is what start-up from the backup relies on.
+    link_backup: bool,
 }
 
 impl ConfigStore {
@@ -160,8 +181,18 @@ impl ConfigStore {
     pub fn open(path: &Path, seed: Option<Config>) -> Result<ConfigStore, OpenError> {
         let files = StoreFiles::new(path).map_err(open_error(path))?;
         fs::create_dir_all(files.dir()).map_err(open_error(files.dir()))?;
-        for leftover in files.remove_leftovers().map_err(open_error(files.dir()))? {
-            tracing::warn!(path = %leftover.display(), "removed a temp file left by an interrupted save");
+        let mut health = StoreHealth::default();
+        // Neither leftovers nor a stale backup may keep an alarm clock from starting (a full or
+        // read-only SD card): say so and go on.
+        match files.remove_leftovers() {
+            Ok(removed) => {
+                for leftover in removed {
+                    tracing::warn!(path = %leftover.display(), "removed a temp file left by an interrupted save");
+                }
+            }
+            Err(e) => {
+                tracing::error!(dir = %files.dir().display(), "cannot remove temp files left by a crash: {e}")
+            }
         }
         // An unusable backup is as good as none: it is rewritten below or by the next save.
         let backup = fs::read(&files.backup).ok().and_then(|b| decode(&b).ok());
@@ -173,23 +204,26 @@ impl ConfigStore {
                     // `Inner::ingest_disk`), so revisions never repeat across restarts.
                     let high = backup.as_ref().and_then(|b| b.1).unwrap_or(0);
                     let revision = file_revision.unwrap_or(1).max(high);
-                    // A copy, not a link: an editor writing the file in place would change both.
-                    if backup != Some((config.clone(), Some(revision))) {
-                        files
-                            .write_durably(&files.backup, &encode(&config, revision))
-                            .map_err(open_error(&files.backup))?;
+                    // A copy, not a link: an editor writing the file in place would change both
+                    // (a crash between a save's link and rename can leave them one inode).
+                    let stale = backup != Some((config.clone(), Some(revision)))
+                        || same_inode(&files.target, &files.backup);
+                    if let Err(e) = stale
+                        .then(|| files.write_durably(&files.backup, &encode(&config, revision)))
+                        .transpose()
+                    {
+                        tracing::error!(path = %files.backup.display(), "cannot refresh the backup: {e}");
+                        health.backup_error =
+                            Some(format!("cannot refresh {}: {e}", files.backup.display()));
                     }
                     let state = WriterState {
                         seen: Some(bytes),
                         disk_is_good: true,
+                        link_backup: file_revision == Some(revision)
+                            && !same_inode(&files.target, &files.backup),
                     };
                     let snapshot = Snapshot::new(revision, config, Origin::Loaded);
-                    return Ok(Self::assemble(
-                        files,
-                        snapshot,
-                        state,
-                        StoreHealth::default(),
-                    ));
+                    return Ok(Self::assemble(files, snapshot, state, health));
                 }
                 Err(e) => e.to_string(),
             },
@@ -209,31 +243,25 @@ impl ConfigStore {
                     let state = WriterState {
                         seen: Some(bytes),
                         disk_is_good: true,
+                        link_backup: true,
                     };
                     let snapshot = Snapshot::new(1, config, Origin::Created);
-                    return Ok(Self::assemble(
-                        files,
-                        snapshot,
-                        state,
-                        StoreHealth::default(),
-                    ));
+                    return Ok(Self::assemble(files, snapshot, state, health));
                 };
                 // Losing the alarms because the file vanished would be worse than surprising
                 // someone who deleted it on purpose (`PUT {}` resets to the defaults).
-                let revision = revision.unwrap_or(1);
+                let revision = after_backup(revision);
                 let bytes = encode(&config, revision);
                 files
                     .write_durably(&files.target, &bytes)
                     .map_err(open_error(path))?;
                 let problem = "the file was missing; it was restored from the last-good backup";
                 tracing::error!(path = %path.display(), backup = %files.backup.display(), "CONFIG FILE MISSING: {problem}");
-                let health = StoreHealth {
-                    started_from_backup: Some(problem.into()),
-                    ..StoreHealth::default()
-                };
+                health.started_from_backup = Some(problem.into());
                 let state = WriterState {
                     seen: Some(bytes),
                     disk_is_good: true,
+                    link_backup: true,
                 };
                 let snapshot = Snapshot::new(revision, config, Origin::Backup);
                 return Ok(Self::assemble(files, snapshot, state, health));
@@ -255,17 +283,15 @@ impl ConfigStore {
             "THE CONFIG FILE IS UNUSABLE: running on the last-good backup; fix the file \
              or save from the settings page"
         );
-        let health = StoreHealth {
-            started_from_backup: Some(problem),
-            ..StoreHealth::default()
-        };
+        health.started_from_backup = Some(problem);
         // `seen: None`: the first look at the disk refuses the broken file like a hand edit,
         // so its text is kept and the status says why.
         let state = WriterState {
             seen: None,
             disk_is_good: false,
+            link_backup: false,
         };
-        let snapshot = Snapshot::new(revision.unwrap_or(1), config, Origin::Backup);
+        let snapshot = Snapshot::new(after_backup(revision), config, Origin::Backup);
         let store = Self::assemble(files, snapshot, state, health);
         {
             let mut state = store
@@ -391,7 +417,7 @@ impl Inner {
         let revision = current.revision + 1;
         let bytes = encode(&config, revision);
         let files = &self.files;
-        let saved = if state.disk_is_good {
+        let saved = if state.link_backup {
             files.replace_target_keeping_backup(&bytes)
         } else {
             files.write_durably(&files.target, &bytes)
@@ -402,6 +428,7 @@ impl Inner {
         })?;
         state.seen = Some(bytes);
         state.disk_is_good = true;
+        state.link_backup = true;
         self.health().started_from_backup = None;
         if let Some(refused) = self.health().external_edit_error.take() {
             tracing::info!(
@@ -420,6 +447,8 @@ impl Inner {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => {
                 state.disk_is_good = false;
+                state.link_backup = false;
+                state.link_backup = false;
                 self.refuse(format!("cannot read the file: {e}"), None, None);
                 return;
             }
@@ -430,6 +459,7 @@ impl Inner {
         state.seen = read.clone();
         let Some(bytes) = read else {
             state.disk_is_good = false;
+            state.link_backup = false;
             self.refuse(
                 "the file was removed; the daemon keeps the last config and the next save writes it again"
                     .into(),
@@ -448,8 +478,10 @@ impl Inner {
                 }
                 drop(health);
                 let current = self.current.load_full();
+                state.link_backup = file_revision == Some(current.revision);
                 if config != current.config {
                     let revision = (current.revision + 1).max(file_revision.unwrap_or(0));
+                    state.link_backup = file_revision == Some(revision);
                     tracing::info!(path = %path.display(), revision, "loaded a hand edit of the config file");
                     // The user's file keeps the revision it had; the backup records the new one
                     // (and is a good version), so a restart does not hand out this revision
@@ -459,12 +491,18 @@ impl Inner {
                         .write_durably(&self.files.backup, &encode(&config, revision))
                     {
                         tracing::error!(path = %self.files.backup.display(), "cannot update the backup: {e}");
+                        self.health().backup_error = Some(format!(
+                            "cannot update {}: {e}",
+                            self.files.backup.display()
+                        ));
                     }
                     self.publish(Snapshot::new(revision, config, Origin::ExternalEdit));
                 }
             }
             Err(error) => {
                 state.disk_is_good = false;
+                state.link_backup = false;
+                state.link_backup = false;
                 let field = match &error {
                     DocumentError::Invalid(e) => Some(e.field.clone()),
                     DocumentError::Syntax { .. } => None,

@@ -32,9 +32,14 @@ impl Drop for FileWatcher {
 /// Starts watching the store's file. Must be called inside a tokio runtime.
 pub fn watch_file(store: &ConfigStore) -> notify::Result<FileWatcher> {
     let (tx, mut rx) = mpsc::channel::<()>(1);
+    // One look right away (debounced like any event) for an edit made between opening the
+    // store and installing the watch.
+    tx.try_send(()).expect("a new channel has room");
     let name = store.files().file_name().to_owned();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
         let relevant = match event {
+            // An inotify queue overflow arrives as a rescan event without paths.
+            Ok(event) if event.need_rescan() || event.paths.is_empty() => true,
             Ok(event) => {
                 !matches!(event.kind, EventKind::Access(_))
                     && event
