@@ -1,0 +1,93 @@
+//! The scheduler across restarts, on real files: its handled marks survive, so a restart never
+//! rings an occurrence twice, and an alarm due while it was down rings within the grace.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reveille::clock::ManualClock;
+use reveille::config::Alarm;
+use reveille::scheduler::{Firing, Scheduler, SchedulerHandle};
+use reveille::store::ConfigStore;
+use tokio::sync::mpsc;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+struct Running {
+    handle: SchedulerHandle,
+    firings: mpsc::Receiver<Firing>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a scheduler as the daemon would after a restart, and waits for its first look.
+async fn start(store: &ConfigStore, now: &str) -> Running {
+    let (tx, firings) = mpsc::channel(8);
+    let clock = ManualClock::new(utc(now));
+    let (scheduler, handle) =
+        Scheduler::new(store.clone(), Arc::new(clock), tx, Box::new(|| Some(true))).unwrap();
+    let task = scheduler.spawn();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while handle.status().heartbeat != utc(now) || handle.status().time_zone.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the scheduler did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Running {
+        handle,
+        firings,
+        task,
+    }
+}
+
+#[tokio::test]
+async fn handled_marks_survive_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
+    store
+        .transaction(None, |c| {
+            c.time_zone = Some("UTC".into());
+            let alarm: Alarm = serde_json::from_str(
+                r#"{"id": "daily", "time": "07:00", "repeat": ["mon","tue","wed","thu","fri","sat","sun"]}"#,
+            )
+            .unwrap();
+            c.alarms.push(alarm);
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+    // Armed the evening before; rings at 07:00.
+    let first = start(&store, "2026-11-23T20:00:00Z").await;
+    first.task.abort();
+    let mut at_seven = start(&store, "2026-11-24T07:00:00Z").await;
+    let firing = at_seven.firings.recv().await.unwrap();
+    assert_eq!(firing.occurrence, utc("2026-11-24T07:00:00Z"));
+    at_seven.task.abort();
+
+    // Restarted two minutes later (crash, watchdog): the same occurrence does not ring again.
+    let mut restarted = start(&store, "2026-11-24T07:02:00Z").await;
+    assert!(
+        restarted.firings.try_recv().is_err(),
+        "rang twice after a restart"
+    );
+    restarted.task.abort();
+
+    // Down over the next 07:00, back at 07:03: within the grace, it rings at once, late.
+    let mut back = start(&store, "2026-11-25T07:03:00Z").await;
+    let firing = back.firings.recv().await.unwrap();
+    assert_eq!(firing.occurrence, utc("2026-11-25T07:00:00Z"));
+    let events = back.handle.status().recent_events;
+    assert_eq!(events[0].late_seconds, 180);
+    back.task.abort();
+
+    // Down over the next one until 09:00: reported missed, not rung.
+    let mut late = start(&store, "2026-11-26T09:00:00Z").await;
+    assert!(late.firings.try_recv().is_err(), "a stale alarm rang");
+    let events = late.handle.status().recent_events;
+    assert_eq!(serde_json::to_value(events[0].decision).unwrap(), "missed");
+    late.task.abort();
+}
