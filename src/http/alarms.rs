@@ -11,9 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::config::if_match;
+use super::config::{if_match, json_body};
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, BODY_LIMIT, etag};
 use crate::config::{Alarm, Config, FieldError, deserialize_strict};
@@ -338,11 +337,6 @@ fn position(config: &Config, id: &str) -> Result<usize, FieldError> {
             field: "id".into(),
             message: format!("no alarm with id `{id}` (it was deleted meanwhile)"),
         })
-}
-
-fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let body = body.map_err(|e| ApiError::from_body(e, BODY_LIMIT))?;
-    serde_json::from_slice(&body).map_err(|e| ApiError::from(crate::config::syntax_error(&e)))
 }
 
 /// Validation reports `alarms[3].time`; an alarm endpoint's client knows only `time`.

@@ -80,9 +80,7 @@ pub async fn patch_config(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?.flatten();
-    let body = body.map_err(|e| ApiError::from_body(e, BODY_LIMIT))?;
-    let patch: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::from(crate::config::syntax_error(&e)))?;
+    let patch = json_body(body)?;
     let snapshot = app
         .store
         .transaction(expected, move |config| {
@@ -101,6 +99,12 @@ fn document_response(snapshot: &Snapshot) -> Response {
         Json(&snapshot.config),
     )
         .into_response()
+}
+
+/// Reads a request body as JSON: 413 past the limit, 400 when it is not JSON.
+pub(super) fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let body = body.map_err(|e| ApiError::from_body(e, BODY_LIMIT))?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::from(crate::config::syntax_error(&e)))
 }
 
 /// `None`: no header. `Some(None)`: `*`, any revision. `Some(Some(r))`: exactly revision `r`.
