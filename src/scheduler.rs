@@ -252,6 +252,12 @@ impl Scheduler {
                     occurrence: d.occurrence.at,
                     emitted_at: self.clock.now(),
                 };
+                // Measured at emission, after the state file is durable: this is the lateness
+                // the runner sees (the benchmark reads it from this line).
+                let late_ms = (firing.emitted_at - firing.occurrence)
+                    .num_microseconds()
+                    .map_or(f64::NAN, |us| us as f64 / 1000.0);
+                tracing::info!(alarm = %alarm.id, label = %alarm.label, occurrence = %firing.occurrence.to_rfc3339(), late_ms, "alarm due: ringing");
                 if self.firings.send(firing).await.is_err() {
                     tracing::error!(alarm = %alarm.id, "no runner to ring the alarm");
                 }
@@ -292,9 +298,8 @@ impl Scheduler {
     fn report(&mut self, due: &Due, alarm: &Alarm, late_seconds: i64, now: DateTime<Utc>) {
         let o = &due.occurrence;
         match due.decision {
-            Decision::Ring => {
-                tracing::info!(alarm = %alarm.id, label = %alarm.label, late_seconds, "alarm due: ringing")
-            }
+            // Logged at emission, with the lateness the runner sees.
+            Decision::Ring => {}
             Decision::Missed => {
                 tracing::warn!(alarm = %alarm.id, label = %alarm.label, occurrence = %o.at, late_seconds, "MISSED ALARM: found after the catch-up grace (daemon down or clock stepped)")
             }

@@ -1,102 +1,15 @@
 //! The real `reveille` binary, started and killed like systemd would: graceful SIGTERM, refusal
 //! to start on a broken config, `check-config`, and crash safety under SIGKILL.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use reveille::store::read_config_file;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_reveille");
-
-/// A running daemon; its log is collected in the background.
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    log: mpsc::Receiver<String>,
-}
-
-impl Daemon {
-    /// Starts the daemon on port 0 and waits for its "listening" line (no sleeping), or returns
-    /// its log if it exits first.
-    fn start(config: &Path) -> Result<Daemon, String> {
-        Self::start_with(config, &[])
-    }
-
-    fn start_with(config: &Path, extra: &[&str]) -> Result<Daemon, String> {
-        let mut child = Command::new(BIN)
-            .args(["run", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .args(extra)
-            .env_remove("STATE_DIRECTORY")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, log) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut seen = String::new();
-        loop {
-            match log.recv_timeout(Duration::from_secs(20)) {
-                Ok(line) => {
-                    if line.contains(" listening ") {
-                        let addr = line
-                            .split("addr=")
-                            .nth(1)
-                            .unwrap()
-                            .split(' ')
-                            .next()
-                            .unwrap();
-                        return Ok(Daemon {
-                            child,
-                            addr: addr.parse().unwrap(),
-                            log,
-                        });
-                    }
-                    seen.push_str(&line);
-                    seen.push('\n');
-                }
-                // stderr closed: the process ended.
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = child.wait().unwrap();
-                    return Err(format!("{status}\n{seen}"));
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let _ = child.kill();
-                    panic!("the daemon did not start within 20 s:\n{seen}");
-                }
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn rest_of_log(self) -> String {
-        self.log.iter().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/daemon.rs"]
+mod daemon;
+use daemon::{BIN, Daemon};
 
 #[tokio::test]
 async fn sigterm_shuts_down_cleanly_with_exit_code_zero() {
