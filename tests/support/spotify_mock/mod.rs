@@ -1,0 +1,309 @@
+//! An in-process fake of the Spotify Web API (`/v1/me/player*`) and of the accounts service
+//! (`POST /api/token`) for tests. This file owns the handle tests hold and the fake account's
+//! state: devices, player, tokens, injected faults and the log of every exchange; the values
+//! tests pass in and get back are in `types.rs`. `server.rs` turns HTTP into state changes
+//! (with `player.rs` and `accounts.rs`); `openapi.rs` (with `schema.rs` and `token_rules.rs`)
+//! checks the log against the vendored OpenAPI description. Nothing here sleeps or polls: waiting for a
+//! request is driven by a watch channel bumped on every recorded exchange.
+
+#![allow(dead_code)]
+
+mod accounts;
+pub mod openapi;
+mod player;
+mod schema;
+mod server;
+mod token_rules;
+mod types;
+
+pub use types::{Endpoint, Fault, MockDevice, MockPlayer, RecordedRequest};
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+
+/// A running mock. Serves on 127.0.0.1:0 on the current tokio runtime until dropped.
+pub struct SpotifyMock {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Number of recorded exchanges; waiters watch it instead of polling.
+    recorded: watch::Sender<usize>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread must not turn every later assertion into a poison error.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, request: RecordedRequest) {
+        self.lock().requests.push(request);
+        self.recorded.send_modify(|count| *count += 1);
+    }
+}
+
+struct State {
+    devices: Vec<MockDevice>,
+    player: MockPlayer,
+    repeat_state: &'static str,
+    /// Unix milliseconds of the last playback change (the `timestamp` field).
+    changed_at_ms: u64,
+    faults_once: HashMap<Endpoint, VecDeque<Fault>>,
+    faults_forever: HashMap<Endpoint, Fault>,
+    tokens: Tokens,
+    requests: Vec<RecordedRequest>,
+}
+
+struct Tokens {
+    serial: u32,
+    access: String,
+    access_expired: bool,
+    refresh: String,
+    /// Every access token ever issued: an old one is "expired", a never-issued one "invalid".
+    issued_access: HashSet<String>,
+    /// When set, only this authorization code is accepted.
+    expected_code: Option<String>,
+    used_codes: HashSet<String>,
+}
+
+impl State {
+    fn new() -> State {
+        let mut tokens = Tokens {
+            serial: 0,
+            access: String::new(),
+            access_expired: false,
+            refresh: String::new(),
+            issued_access: HashSet::new(),
+            expected_code: None,
+            used_codes: HashSet::new(),
+        };
+        tokens.rotate();
+        State {
+            devices: Vec::new(),
+            player: MockPlayer::default(),
+            repeat_state: "off",
+            changed_at_ms: 0,
+            faults_once: HashMap::new(),
+            faults_forever: HashMap::new(),
+            tokens,
+            requests: Vec::new(),
+        }
+    }
+
+    /// Once-faults first, in order; then the standing fault, if any.
+    fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
+        if let Some(fault) = self
+            .faults_once
+            .get_mut(&endpoint)
+            .and_then(VecDeque::pop_front)
+        {
+            return Some(fault);
+        }
+        self.faults_forever.get(&endpoint).cloned()
+    }
+
+    fn snapshot(&self) -> MockPlayer {
+        let mut player = self.player.clone();
+        player.volumes = self
+            .devices
+            .iter()
+            .filter_map(|d| d.volume_percent.map(|v| (d.id.clone(), v)))
+            .collect();
+        player
+    }
+}
+
+impl Tokens {
+    /// Issues a new access token and a new (single-use) refresh token.
+    fn rotate(&mut self) {
+        self.serial += 1;
+        self.access = format!("mock-access-{}", self.serial);
+        self.refresh = format!("mock-refresh-{}", self.serial);
+        self.access_expired = false;
+        self.issued_access.insert(self.access.clone());
+    }
+}
+
+impl SpotifyMock {
+    pub async fn start() -> SpotifyMock {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the loopback interface accepts a bind to port 0");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let (recorded, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new()),
+            recorded,
+        });
+        let app = server::router(Arc::clone(&shared));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        SpotifyMock {
+            shared,
+            addr,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn accounts_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Replaces the device list. If the active device is gone, so is the playback.
+    pub fn set_devices(&self, devices: Vec<MockDevice>) {
+        let mut state = self.shared.lock();
+        state.devices = devices;
+        let active = state.player.device_id.clone();
+        if let Some(active) = active
+            && !state.devices.iter().any(|d| d.id == active)
+        {
+            state.player.device_id = None;
+            state.player.is_playing = false;
+        }
+    }
+
+    pub fn devices(&self) -> Vec<MockDevice> {
+        self.shared.lock().devices.clone()
+    }
+
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
+        let mut state = self.shared.lock();
+        state
+            .faults_once
+            .entry(endpoint)
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Applies to every request of `endpoint` (after any queued once-faults) until
+    /// [`SpotifyMock::clear_faults`]; a second call replaces the first.
+    pub fn inject_forever(&self, endpoint: Endpoint, fault: Fault) {
+        self.shared.lock().faults_forever.insert(endpoint, fault);
+    }
+
+    pub fn clear_faults(&self) {
+        let mut state = self.shared.lock();
+        state.faults_once.clear();
+        state.faults_forever.clear();
+    }
+
+    /// Playback stops by itself (the track ended, the receiver dropped it).
+    pub fn stop_playback(&self) {
+        let mut state = self.shared.lock();
+        state.player.is_playing = false;
+        state.changed_at_ms = player::now_ms();
+    }
+
+    pub fn player(&self) -> MockPlayer {
+        self.shared.lock().snapshot()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    pub fn requests_to(&self, endpoint: Endpoint) -> Vec<RecordedRequest> {
+        let state = self.shared.lock();
+        let matching = state
+            .requests
+            .iter()
+            .filter(|r| r.endpoint == Some(endpoint));
+        matching.cloned().collect()
+    }
+
+    /// The first recorded request (earlier ones included) matching `pred`, waiting up to
+    /// `timeout` for it to arrive.
+    pub async fn wait_for_request(
+        &self,
+        pred: impl Fn(&RecordedRequest) -> bool,
+        timeout: Duration,
+    ) -> Option<RecordedRequest> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut recorded = self.shared.recorded.subscribe();
+        loop {
+            // Mark the count seen *before* looking, so a request recorded in between still
+            // wakes the `changed()` below.
+            recorded.borrow_and_update();
+            if let Some(found) = self.requests().into_iter().find(|r| pred(r)) {
+                return Some(found);
+            }
+            match tokio::time::timeout_at(deadline, recorded.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// The current access token (after `expire_access_token`, the expired one).
+    pub fn access_token(&self) -> String {
+        self.shared.lock().tokens.access.clone()
+    }
+
+    pub fn refresh_token(&self) -> String {
+        self.shared.lock().tokens.refresh.clone()
+    }
+
+    pub fn expire_access_token(&self) {
+        self.shared.lock().tokens.access_expired = true;
+    }
+
+    /// Only `code` is accepted by the `authorization_code` grant (by default any non-empty
+    /// code is); each code works once.
+    pub fn set_authorization_code(&self, code: &str) {
+        self.shared.lock().tokens.expected_code = Some(code.to_owned());
+    }
+
+    /// One line per recorded exchange that does not match the OpenAPI description.
+    pub fn validation_errors(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (index, request) in self.requests().iter().enumerate() {
+            if let Err(errors) = openapi::validate(request) {
+                let target = openapi::describe(request);
+                lines.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| format!("#{index} {target}: {e}")),
+                );
+            }
+        }
+        lines
+    }
+
+    pub fn assert_all_valid(&self) {
+        let errors = self.validation_errors();
+        assert!(
+            errors.is_empty(),
+            "{} problem(s) against the Spotify OpenAPI description:\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        );
+    }
+}
+
+impl Drop for SpotifyMock {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
