@@ -13,9 +13,11 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::clock::{SystemClock, kernel_clock_synchronized};
+use crate::clock::{SharedClock, SystemClock, kernel_clock_synchronized};
+use crate::hardware::NoHardware;
 use crate::http;
-use crate::scheduler::{Firing, Scheduler};
+use crate::runner::Runner;
+use crate::scheduler::Scheduler;
 use crate::store::{self, ConfigStore};
 
 /// Where the daemon keeps its config when systemd gives it no state directory.
@@ -64,15 +66,25 @@ pub async fn run(
 
     // Bounded: a runner that cannot keep up slows the scheduler rather than piling up firings.
     let (firings, ring_requests) = mpsc::channel(8);
+    let clock: SharedClock = Arc::new(SystemClock);
     let (scheduler, schedule) = Scheduler::new(
         store.clone(),
-        Arc::new(SystemClock),
+        clock.clone(),
         firings,
         Box::new(kernel_clock_synchronized),
     )
     .context("cannot load the scheduler state")?;
+    let state_dir = store.files().dir().to_owned();
+    let (runner, ringer) = Runner::new(
+        store.clone(),
+        clock,
+        Arc::new(NoHardware),
+        &state_dir,
+        ring_requests,
+    )
+    .with_context(|| format!("cannot prepare the ring files in {}", state_dir.display()))?;
     let scheduler = scheduler.spawn();
-    let ringer = tokio::spawn(ring(ring_requests));
+    let runner = runner.spawn();
 
     let listener = TcpListener::bind(options.listen)
         .await
@@ -87,23 +99,10 @@ pub async fn run(
     // Tells systemd (Type=notify) that the API is up; a no-op outside systemd.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 
-    http::serve(listener, http::router(store, schedule), shutdown).await?;
+    http::serve(listener, http::router(store, schedule, ringer), shutdown).await?;
     scheduler.abort();
-    ringer.abort();
+    runner.abort();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Receives the scheduler's firings. The ring sequence (Spotify, fallback sound, hardware) is
-/// not built yet: until it is, a firing is only logged, loudly.
-async fn ring(mut requests: mpsc::Receiver<Firing>) {
-    while let Some(firing) = requests.recv().await {
-        tracing::warn!(
-            alarm = %firing.alarm.id,
-            label = %firing.alarm.label,
-            occurrence = %firing.occurrence,
-            "ALARM: ringing is not implemented in this version; nothing plays"
-        );
-    }
 }

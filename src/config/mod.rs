@@ -34,6 +34,7 @@ pub struct Config {
     pub alarms: Vec<Alarm>,
     pub schedule: ScheduleSettings,
     pub spotify: SpotifySettings,
+    pub fallback: FallbackSettings,
     pub volume: VolumeSettings,
     pub hardware: HardwareSettings,
     pub web: WebSettings,
@@ -47,6 +48,7 @@ impl Default for Config {
             alarms: Vec::new(),
             schedule: ScheduleSettings::default(),
             spotify: SpotifySettings::default(),
+            fallback: FallbackSettings::default(),
             volume: VolumeSettings::default(),
             hardware: HardwareSettings::default(),
             web: WebSettings::default(),
@@ -70,6 +72,8 @@ pub struct SpotifySettings {
     pub api_base_url: Option<String>,
     /// Accounts service base URL; `null` means Spotify's.
     pub accounts_base_url: Option<String>,
+    /// While an alarm plays, how often the daemon checks that Spotify still plays.
+    pub playback_check_seconds: u32,
 }
 
 impl Default for SpotifySettings {
@@ -81,6 +85,27 @@ impl Default for SpotifySettings {
             start_deadline_seconds: 20,
             api_base_url: None,
             accounts_base_url: None,
+            playback_check_seconds: 10,
+        }
+    }
+}
+
+/// The local sound that rings when Spotify cannot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct FallbackSettings {
+    /// Program and arguments that play a WAV file; the file is appended as the last argument.
+    pub command: Vec<String>,
+    /// A WAV file of your own; `null` uses the bundled beeps (`alarm.wav` in the state
+    /// directory).
+    pub sound_file: Option<String>,
+}
+
+impl Default for FallbackSettings {
+    fn default() -> Self {
+        FallbackSettings {
+            command: vec!["aplay".to_owned(), "-q".to_owned()],
+            sound_file: None,
         }
     }
 }

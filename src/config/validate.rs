@@ -84,6 +84,21 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
         "spotify.accounts_base_url",
         spotify.accounts_base_url.as_deref(),
     )?;
+    range(
+        "spotify.playback_check_seconds",
+        spotify.playback_check_seconds,
+        1,
+        300,
+    )?;
+
+    let fallback = &config.fallback;
+    if fallback.command.first().is_none_or(|p| p.trim().is_empty()) {
+        return Err(FieldError::invalid(
+            "fallback.command",
+            "must name a program, e.g. [\"aplay\", \"-q\"]",
+        ));
+    }
+    text("fallback.sound_file", fallback.sound_file.as_deref(), 4096)?;
 
     let volume = &config.volume;
     range("volume.start_percent", volume.start_percent, 0, 100)?;

@@ -5,12 +5,13 @@
 //! known before serving and port 0 works. Routes are registered through `utoipa-axum`, so the
 //! OpenAPI description is generated from the same list and cannot drift from it.
 //!
-//! Handlers never drive hardware or Spotify themselves; they go through the store (and later
-//! the runner's command channel).
+//! Handlers never drive hardware or Spotify themselves; they go through the store and the
+//! runner's command channel.
 
 mod alarms;
 mod config;
 mod error;
+mod ring;
 mod status;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -28,6 +29,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::runner::RunnerHandle;
 use crate::scheduler::SchedulerHandle;
 use crate::store::ConfigStore;
 
@@ -39,6 +41,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub store: ConfigStore,
     pub scheduler: SchedulerHandle,
+    pub runner: RunnerHandle,
     started: Instant,
     started_at: DateTime<Utc>,
     openapi: Arc<serde_json::Value>,
@@ -50,6 +53,7 @@ pub struct AppState {
     tags(
         (name = "config", description = "The whole config document"),
         (name = "alarms", description = "Alarms, one at a time, and what is coming up"),
+        (name = "ring", description = "The alarm ringing now: stop, snooze, volume; history"),
         (name = "status", description = "Health and status"),
     )
 )]
@@ -75,6 +79,12 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             alarms::delete_alarm
         ))
         .routes(routes!(alarms::skip_next))
+        .routes(routes!(ring::ring_now))
+        .routes(routes!(ring::ring_status))
+        .routes(routes!(ring::stop))
+        .routes(routes!(ring::snooze))
+        .routes(routes!(ring::set_volume))
+        .routes(routes!(ring::history))
         .split_for_parts()
 }
 
@@ -84,11 +94,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole app, ready to serve or to test with `oneshot`.
-pub fn router(store: ConfigStore, scheduler: SchedulerHandle) -> Router {
+pub fn router(store: ConfigStore, scheduler: SchedulerHandle, runner: RunnerHandle) -> Router {
     let (routes, api) = routes();
     let state = AppState {
         store,
         scheduler,
+        runner,
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),

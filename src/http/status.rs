@@ -1,7 +1,7 @@
 //! Health, status and the API's own description.
 //!
 //! `/api/status` is where the daemon tells the user what is wrong without them reading logs:
-//! each component adds its own section (config now; scheduler, player and hardware later).
+//! each component adds its own section (config, scheduler, runner; hardware later).
 
 use std::path::PathBuf;
 
@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use crate::runner::RunnerStatus;
 use crate::scheduler::SchedulerStatus;
 use crate::store::{Origin, RefusedEdit};
 
@@ -37,6 +38,8 @@ pub struct Status {
     pub uptime_seconds: u64,
     pub config: ConfigStatus,
     pub scheduler: SchedulerStatus,
+    /// What is ringing, and how the last alarm went.
+    pub runner: RunnerStatus,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -74,6 +77,7 @@ pub async fn status(State(app): State<AppState>) -> Json<Status> {
             backup_error: health.backup_error,
         },
         scheduler: app.scheduler.status(),
+        runner: app.runner.status(),
     })
 }
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Response, StatusCode};
 use reveille::clock::ManualClock;
+use reveille::hardware::NoHardware;
 use reveille::http;
+use reveille::runner::Runner;
 use reveille::scheduler::{Firing, Scheduler};
 use reveille::store::{ConfigStore, FileWatcher, watch_file};
 use serde_json::Value;
@@ -26,6 +28,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// What the scheduler asked to ring.
     pub firings: Mutex<mpsc::Receiver<Firing>>,
+    /// The runner's own firing input (these tests watch the scheduler's output instead).
+    _runner_firings: mpsc::Sender<Firing>,
     _watcher: FileWatcher,
 }
 
@@ -46,12 +50,22 @@ pub async fn spawn_app() -> TestApp {
     )
     .unwrap();
     scheduler.spawn();
+    let (runner_firings, runner_input) = mpsc::channel(1);
+    let (runner, ringer) = Runner::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        Arc::new(NoHardware),
+        dir.path(),
+        runner_input,
+    )
+    .unwrap();
+    runner.spawn();
     // Bound before serving: the port is known and connections queue until the server runs.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(http::serve(
         listener,
-        http::router(store.clone(), schedule),
+        http::router(store.clone(), schedule, ringer),
         std::future::pending(),
     ));
     TestApp {
@@ -61,6 +75,7 @@ pub async fn spawn_app() -> TestApp {
         dir,
         clock,
         firings: Mutex::new(firings),
+        _runner_firings: runner_firings,
         _watcher: watcher,
     }
 }

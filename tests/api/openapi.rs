@@ -21,6 +21,12 @@ const EXPECTED: &[(&str, &str)] = &[
     ("patch", "/api/alarms/{id}"),
     ("delete", "/api/alarms/{id}"),
     ("post", "/api/alarms/{id}/skip-next"),
+    ("post", "/api/alarms/{id}/ring-now"),
+    ("get", "/api/ring"),
+    ("post", "/api/ring/stop"),
+    ("post", "/api/ring/snooze"),
+    ("put", "/api/ring/volume"),
+    ("get", "/api/history"),
 ];
 
 #[tokio::test]

@@ -1,0 +1,219 @@
+//! The ring sequence through the real daemon, against the in-process Spotify mock: the order
+//! of Spotify calls, the fade, stop, snooze, auto-stop, the volume ceiling and resuming after
+//! a SIGKILL mid-ring. Faults are in `tests/ring_faults.rs`.
+
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "support/ring.rs"]
+mod ring;
+#[path = "support/spotify_mock/mod.rs"]
+mod spotify_mock;
+
+use std::time::Duration;
+
+use ring::{PLAYLIST, Rig};
+use spotify_mock::Endpoint;
+
+const SECONDS: fn(u64) -> Duration = Duration::from_secs;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_plays_on_the_receiver_fades_in_and_stops() {
+    let rig = Rig::start().await;
+    rig.ring_now().await;
+    let status = rig
+        .wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    assert_eq!(status["alarm_id"], "wake");
+    assert_eq!(status["fallback_reason"], serde_json::Value::Null);
+
+    // The start sequence, in order: volume before anything plays, then transfer and play.
+    let calls: Vec<_> = rig
+        .mock
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.endpoint)
+        .collect();
+    let position = |e| {
+        calls
+            .iter()
+            .position(|c| *c == e)
+            .unwrap_or_else(|| panic!("no {e:?} in {calls:?}"))
+    };
+    assert!(position(Endpoint::Devices) < position(Endpoint::Volume));
+    assert!(position(Endpoint::Volume) < position(Endpoint::Transfer));
+    assert!(position(Endpoint::Transfer) < position(Endpoint::Play));
+    let play = &rig.mock.requests_to(Endpoint::Play)[0];
+    assert_eq!(play.query_value("device_id"), Some("dev-1"));
+    assert_eq!(play.body.as_ref().unwrap()["context_uri"], PLAYLIST);
+    let first_volume = &rig.mock.requests_to(Endpoint::Volume)[0];
+    assert_eq!(first_volume.query_value("volume_percent"), Some("10"));
+    let player = rig.mock.player();
+    assert!(player.is_playing && player.shuffle);
+
+    // The fade reaches the target in rising steps, at most one call per 2 s.
+    rig.wait_for_ring(SECONDS(20), |s| {
+        s["volume_percent"] == 40 && s["fade_percent"] == 100
+    })
+    .await;
+    let volumes = rig.mock.requests_to(Endpoint::Volume);
+    let levels: Vec<u32> = volumes
+        .iter()
+        .map(|r| r.query_value("volume_percent").unwrap().parse().unwrap())
+        .collect();
+    assert!(levels.windows(2).all(|w| w[0] < w[1]), "{levels:?}");
+    assert_eq!(levels.last(), Some(&40));
+    assert!(levels.len() >= 3, "a fade in one jump: {levels:?}");
+    for pair in volumes[1..].windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(1900),
+            "volume calls too close"
+        );
+    }
+    assert_eq!(rig.mock.player().volumes["dev-1"], 40);
+
+    let response = rig.post("/api/ring/stop").await;
+    assert_eq!(response.status(), 204);
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+    assert!(!rig.mock.player().is_playing, "stop did not pause");
+    let history = rig.get("/api/history").await;
+    assert_eq!(history[0]["ended_by"], "api");
+    assert_eq!(history[0]["paths"], serde_json::json!(["spotify"]));
+    assert!(
+        rig.sound_pids().is_empty(),
+        "the fallback rang although Spotify played"
+    );
+    // A second stop has nothing to stop.
+    assert_eq!(rig.post("/api/ring/stop").await.status(), 409);
+    rig.mock.assert_all_valid();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_volume_ceiling_clamps_the_fade_and_the_api_and_the_knob_takes_over() {
+    let rig = Rig::start_with(
+        |c| {
+            c["volume"]["ceiling_percent"] = 30.into();
+            c["volume"]["fade_seconds"] = 600.into();
+        },
+        vec![spotify_mock::MockDevice::new("dev-1", "Bedroom")],
+    )
+    .await;
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    let response = rig
+        .client
+        .put(rig.url("/api/ring/volume"))
+        .json(&serde_json::json!({"volume_percent": 90}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["volume_percent"], 30);
+    rig.mock
+        .wait_for_request(
+            |r| r.query_value("volume_percent") == Some("30"),
+            SECONDS(5),
+        )
+        .await
+        .expect("the clamped volume was not sent");
+    // Out of range is a field error, and nothing changes.
+    let bad = rig
+        .client
+        .put(rig.url("/api/ring/volume"))
+        .json(&serde_json::json!({"volume_percent": 101}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let error: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "volume_percent");
+    // The fade stopped: no further volume calls below the knob's value.
+    let count = rig.mock.requests_to(Endpoint::Volume).len();
+    rig.wait_for_ring(SECONDS(10), |s| s["fade_percent"] == 100)
+        .await;
+    assert_eq!(rig.mock.requests_to(Endpoint::Volume).len(), count);
+    rig.mock.assert_all_valid();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snooze_pauses_rings_again_from_the_faded_volume_and_the_last_snooze_stops() {
+    let rig = Rig::start().await;
+    rig.ring_now().await;
+    rig.wait_for_ring(SECONDS(20), |s| {
+        s["state"] == "ringing" && s["fade_percent"] == 100
+    })
+    .await;
+    assert_eq!(rig.post("/api/ring/snooze").await.status(), 204);
+    let snoozed = rig.wait_for_state("snoozed", None, SECONDS(5)).await;
+    assert_eq!(snoozed["snoozes_used"], 1);
+    assert!(!rig.mock.player().is_playing, "snooze did not pause");
+    let plays = rig.mock.requests_to(Endpoint::Play).len();
+
+    // snooze_minutes = 1: it rings again, and the fade goes on where it was (at the target).
+    let again = rig
+        .wait_for_state("ringing", Some("spotify"), SECONDS(75))
+        .await;
+    assert_eq!(again["snoozes_used"], 1);
+    assert_eq!(rig.mock.requests_to(Endpoint::Play).len(), plays + 1);
+    let volumes = rig.mock.requests_to(Endpoint::Volume);
+    assert_eq!(
+        volumes.last().unwrap().query_value("volume_percent"),
+        Some("40")
+    );
+
+    // max_snoozes = 1: the next snooze stops.
+    assert_eq!(rig.post("/api/ring/snooze").await.status(), 204);
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+    let history = rig.get("/api/history").await;
+    assert_eq!(history[0]["snoozes"], 1);
+    assert_eq!(history[0]["ended_by"], "api");
+    assert!(!rig.mock.player().is_playing);
+    rig.mock.assert_all_valid();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unattended_alarm_stops_by_itself_after_the_maximum_ring_time() {
+    let rig = Rig::start_with(
+        |c| c["alarms"][0]["ring"]["max_ring_minutes"] = 1.into(),
+        vec![spotify_mock::MockDevice::new("dev-1", "Bedroom")],
+    )
+    .await;
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    rig.wait_for_state("idle", None, SECONDS(75)).await;
+    let history = rig.get("/api/history").await;
+    assert_eq!(history[0]["ended_by"], "auto_stop");
+    assert!(history[0]["duration_seconds"].as_i64().unwrap() >= 59);
+    assert!(!rig.mock.player().is_playing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_ring_resumes_ringing_after_the_restart_and_a_stop_clears_the_journal() {
+    let mut rig = Rig::start().await;
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    let journal = rig.dir.path().join("ring-episode.json");
+    assert!(journal.exists());
+    let plays = rig.mock.requests_to(Endpoint::Play).len();
+    // The receiver stops when nobody drives it (like a crash of the whole Pi).
+    rig.mock.stop_playback();
+    rig.crash_and_restart();
+    let status = rig
+        .wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    assert_eq!(status["alarm_id"], "wake");
+    assert_eq!(rig.mock.requests_to(Endpoint::Play).len(), plays + 1);
+    assert!(rig.mock.player().is_playing);
+
+    assert_eq!(rig.post("/api/ring/stop").await.status(), 204);
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+    assert!(!journal.exists(), "a clean stop left the journal");
+    // And a restart now rings nothing.
+    rig.crash_and_restart();
+    let status = rig.get("/api/ring").await;
+    assert_eq!(status["state"], "idle", "{status}");
+    assert_eq!(rig.get("/api/history").await[0]["ended_by"], "api");
+}
