@@ -1,5 +1,6 @@
-//! The command line: `reveille run` (the daemon) and `reveille check-config` (for people who
-//! edit the file by hand). Errors end in a one-line message and a non-zero exit code.
+//! The command line: `reveille run` (the daemon), `reveille check-config` (for people who
+//! edit the file by hand), and `reveille stop|snooze` (talk to the running daemon's API).
+//! Errors end in a one-line message and a non-zero exit code.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -33,6 +34,18 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         init_from: Option<PathBuf>,
     },
+    /// Stop the ringing alarm.
+    Stop {
+        /// The running daemon's API.
+        #[arg(long, env = "REVEILLE_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
+    /// Snooze the ringing alarm (after its maximum snoozes: stop it).
+    Snooze {
+        /// The running daemon's API.
+        #[arg(long, env = "REVEILLE_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
     /// Check a config file and say what is wrong with it, if anything.
     CheckConfig {
         /// The file to check [default: as for `run`]
@@ -41,8 +54,13 @@ enum Command {
     },
 }
 
+/// The daemon's API on this machine.
+const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 pub fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Stop { url } => control(&url, "stop"),
+        Command::Snooze { url } => control(&url, "snooze"),
         Command::Run {
             config,
             listen,
@@ -75,6 +93,43 @@ pub fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `POST /api/ring/<action>` on the running daemon; prints what happened.
+fn control(url: &str, action: &str) -> ExitCode {
+    let endpoint = format!("{}/api/ring/{action}", url.trim_end_matches('/'));
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let response = reqwest::Client::new()
+                    .post(&endpoint)
+                    .timeout(std::time::Duration::from_secs(10))
+                    .send()
+                    .await
+                    .map_err(|e| format!("cannot reach the daemon at {url}: {e}"))?;
+                if response.status().is_success() {
+                    return Ok(());
+                }
+                let status = response.status();
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                Err(body["error"]["message"]
+                    .as_str()
+                    .map_or_else(|| format!("the daemon answered {status}"), str::to_owned))
+            })
+        });
+    match result {
+        Ok(()) => {
+            println!("{action}: done");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("reveille: {action}: {message}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -217,3 +217,110 @@ async fn a_sigkill_mid_ring_resumes_ringing_after_the_restart_and_a_stop_clears_
     assert_eq!(status["state"], "idle", "{status}");
     assert_eq!(rig.get("/api/history").await[0]["ended_by"], "api");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_snoozes_and_stops_the_running_daemon_and_says_when_nothing_rings() {
+    let rig = Rig::start().await;
+    let url = rig.url("");
+    let cli = |action: &'static str| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(daemon::BIN)
+                .args([action, "--url", &url])
+                .output()
+                .unwrap()
+        })
+    };
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    let out = cli("snooze").await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    rig.wait_for_state("snoozed", None, SECONDS(5)).await;
+    let out = cli("stop").await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+
+    let out = cli("stop").await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("nothing is ringing"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sleep_timer_plays_fades_out_to_silence_and_pauses() {
+    let rig = Rig::start().await;
+    let post = |body: serde_json::Value| {
+        rig.client
+            .post(rig.url("/api/sleep-timer"))
+            .json(&body)
+            .send()
+    };
+    let bad = post(serde_json::json!({"duration_minutes": 0}))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let error: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "duration_minutes");
+
+    let track = "spotify:track:4uLU6hMCjMI75M1A2tKUQC";
+    let started = post(serde_json::json!({"source": track, "volume_percent": 30,
+        "duration_minutes": 1, "fade_out_minutes": 1}))
+    .await
+    .unwrap();
+    assert_eq!(started.status(), 202);
+    let status = rig.wait_for_state("sleep_timer", None, SECONDS(5)).await;
+    assert!(status["until"].is_string());
+    rig.mock
+        .wait_for_request(|r| r.endpoint == Some(Endpoint::Play), SECONDS(10))
+        .await
+        .expect("no play request");
+    assert_eq!(rig.mock.player().uris, vec![track.to_owned()]);
+    // Busy while it runs.
+    assert_eq!(rig.post("/api/alarms/wake/ring-now").await.status(), 409);
+
+    rig.wait_for_state("idle", None, SECONDS(75)).await;
+    assert!(!rig.mock.player().is_playing, "the timer did not pause");
+    let levels: Vec<u32> = rig
+        .mock
+        .requests_to(Endpoint::Volume)
+        .iter()
+        .map(|r| r.query_value("volume_percent").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(levels[0], 30, "{levels:?}");
+    assert!(
+        levels[1..].windows(2).all(|w| w[0] > w[1]),
+        "not fading down: {levels:?}"
+    );
+    assert!(
+        levels.len() > 5 && *levels.last().unwrap() <= 2,
+        "{levels:?}"
+    );
+    let history = rig.get("/api/history").await;
+    assert_eq!(history[0]["ended_by"], "timer");
+    assert_eq!(history[0]["label"], "Sleep timer");
+    rig.mock.assert_all_valid();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleep_timer_is_cancelled_by_stop() {
+    let rig = Rig::start().await;
+    let started = rig
+        .client
+        .post(rig.url("/api/sleep-timer"))
+        .json(&serde_json::json!({"duration_minutes": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    rig.mock
+        .wait_for_request(|r| r.endpoint == Some(Endpoint::Play), SECONDS(10))
+        .await
+        .expect("no play request");
+    rig.wait_for_state("sleep_timer", None, SECONDS(5)).await;
+    assert_eq!(rig.post("/api/ring/stop").await.status(), 204);
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+    assert!(!rig.mock.player().is_playing);
+    assert_eq!(rig.get("/api/history").await[0]["ended_by"], "api");
+}

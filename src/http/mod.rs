@@ -85,6 +85,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ring::snooze))
         .routes(routes!(ring::set_volume))
         .routes(routes!(ring::history))
+        .routes(routes!(ring::sleep_timer))
         .split_for_parts()
 }
 

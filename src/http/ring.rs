@@ -1,5 +1,5 @@
 //! `/api/ring`: what is ringing, and stop / snooze / volume for it; ring-now for one alarm;
-//! the history of episodes. Handlers only send commands to the runner and read its status.
+//! the sleep timer; the history of episodes. Handlers only send commands to the runner and read its status.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,7 +13,7 @@ use super::AppState;
 use super::config::json_body;
 use super::error::{ApiError, ErrorBody};
 use crate::config::{FieldError, deserialize_strict};
-use crate::runner::{Actor, HistoryEntry, RunnerError, RunnerStatus};
+use crate::runner::{Actor, HistoryEntry, RunnerError, RunnerStatus, SleepTimerRequest};
 
 impl From<RunnerError> for ApiError {
     fn from(e: RunnerError) -> ApiError {
@@ -105,4 +105,36 @@ pub async fn ring_now(
     responses((status = 200, description = "The last 100 alarm episodes, newest first", body = Vec<HistoryEntry>)))]
 pub async fn history(State(app): State<AppState>) -> Json<Vec<HistoryEntry>> {
     Json(app.runner.history())
+}
+
+#[utoipa::path(post, path = "/api/sleep-timer", tag = "ring",
+    request_body = SleepTimerRequest,
+    responses(
+        (status = 202, description = "Playing starts (follow it in GET /api/ring); stop it with POST /api/ring/stop"),
+        (status = 409, description = "An alarm or a sleep timer is running", body = ErrorBody),
+        (status = 422, description = "A field is out of range", body = ErrorBody),
+    ))]
+pub async fn sleep_timer(
+    State(app): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let request: SleepTimerRequest = deserialize_strict(&json_body(body)?)?;
+    if !(1..=240).contains(&request.duration_minutes) {
+        return Err(FieldError::invalid("duration_minutes", "must be between 1 and 240").into());
+    }
+    if request
+        .fade_out_minutes
+        .is_some_and(|f| f > request.duration_minutes)
+    {
+        return Err(FieldError::invalid(
+            "fade_out_minutes",
+            "must not be longer than duration_minutes",
+        )
+        .into());
+    }
+    if request.volume_percent.is_some_and(|v| v > 100) {
+        return Err(FieldError::invalid("volume_percent", "must be between 0 and 100").into());
+    }
+    app.runner.sleep_timer(request).await?;
+    Ok(StatusCode::ACCEPTED)
 }

@@ -271,6 +271,11 @@ impl SpotifyPlayer {
                     SpotifyError::Unexpected(m) if m.contains("400") => SpotifyError::Unauthorized(
                         "the refresh token was refused (expired or revoked)".into(),
                     ),
+                    // A 401 from the accounts service is about the client, not a stale access
+                    // token: refreshing again cannot help.
+                    SpotifyError::TokenExpired => SpotifyError::Unauthorized(
+                        "the accounts service refused the client (check spotify.client_id)".into(),
+                    ),
                     other => other,
                 });
             }

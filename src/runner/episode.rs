@@ -157,7 +157,9 @@ impl Runner {
                     }
                     // Already snoozing.
                     RunnerCommand::Snooze { reply, .. } => { let _ = reply.send(Ok(())); }
-                    RunnerCommand::RingNow { reply, .. } => { let _ = reply.send(Err(RunnerError::Busy)); }
+                    RunnerCommand::RingNow { reply, .. } | RunnerCommand::SleepTimer { reply, .. } => {
+                        let _ = reply.send(Err(RunnerError::Busy));
+                    }
                     RunnerCommand::SetVolume { reply, .. } => { let _ = reply.send(Err(RunnerError::NotRinging)); }
                 },
                 Some(firing) = self.firings.recv() => {
@@ -246,7 +248,8 @@ impl Runner {
                         let _ = reply.send(Ok(()));
                         break PhaseEnd::Snooze(by);
                     }
-                    Some(RunnerCommand::RingNow { reply, .. }) => {
+                    Some(RunnerCommand::RingNow { reply, .. })
+                    | Some(RunnerCommand::SleepTimer { reply, .. }) => {
                         let _ = reply.send(Err(RunnerError::Busy));
                     }
                     Some(RunnerCommand::SetVolume { percent, reply }) => {
@@ -276,6 +279,8 @@ impl Runner {
                             mode = Mode::Spotify { device, playing_since: Instant::now() };
                             next_volume = (!knob && !fade.is_done(episode.fade_elapsed)).then(|| Instant::now() + VOLUME_STEP);
                             next_check = Some(Instant::now() + check_every);
+                            // Say so at once, not at the next volume step or heartbeat.
+                            self.publish_ringing(episode, &mode, last_volume, fade.percent_done(episode.fade_elapsed));
                         }
                         Some(Err(e)) => mode = self.fall_back(episode, e.to_string()),
                         None => mode = self.fall_back(episode, "the Spotify start sequence crashed".into()),
@@ -488,11 +493,16 @@ impl Runner {
             duration_seconds: (ended_at - episode.started_at).num_seconds(),
         };
         tracing::info!(alarm = ?entry.alarm_id, ended_by = ?ended_by, paths = ?entry.paths, "alarm episode ended");
-        self.history.push(entry.clone()).await;
-        self.history_view.send_replace(self.history.entries());
         if let Err(e) = self.journal.remove().await {
             tracing::error!(path = %self.journal.path().display(), "cannot remove the ring journal: {e}");
         }
+        self.record(entry).await;
+    }
+
+    /// Adds a finished episode to the history and goes idle.
+    pub(super) async fn record(&mut self, entry: HistoryEntry) {
+        self.history.push(entry.clone()).await;
+        self.history_view.send_replace(self.history.entries());
         let now = self.clock.now();
         self.status.send_modify(|s| {
             s.state = RunnerState::Idle;

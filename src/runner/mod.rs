@@ -9,9 +9,11 @@
 mod episode;
 mod fade;
 mod records;
+mod sleep_timer;
 
 pub use fade::Fade;
 pub use records::{EndedBy, HISTORY_FILE, HISTORY_LEN, HistoryEntry, JOURNAL_FILE, RingPath};
+pub use sleep_timer::SleepTimerRequest;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,6 +66,11 @@ pub enum RunnerCommand {
         by: Actor,
         reply: oneshot::Sender<Result<(), RunnerError>>,
     },
+    /// Play something now and stop after a while, fading out.
+    SleepTimer {
+        request: SleepTimerRequest,
+        reply: oneshot::Sender<Result<(), RunnerError>>,
+    },
     /// Take over the volume from the fade (knob, API); clamped to the ceiling.
     SetVolume {
         percent: u32,
@@ -111,6 +118,10 @@ pub enum RunnerState {
         until: DateTime<Utc>,
         snoozes_used: u32,
     },
+    SleepTimer {
+        until: DateTime<Utc>,
+        volume_percent: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -155,6 +166,11 @@ impl RunnerHandle {
 
     pub async fn stop(&self, by: Actor) -> Result<(), RunnerError> {
         self.ask(|reply| RunnerCommand::Stop { by, reply }).await?
+    }
+
+    pub async fn sleep_timer(&self, request: SleepTimerRequest) -> Result<(), RunnerError> {
+        self.ask(|reply| RunnerCommand::SleepTimer { request, reply })
+            .await?
     }
 
     pub async fn set_volume(&self, percent: u32) -> Result<u32, RunnerError> {
@@ -268,6 +284,17 @@ impl Runner {
                     None => {
                         let _ = reply.send(Err(RunnerError::UnknownAlarm(alarm_id)));
                     }
+                }
+            }
+            RunnerCommand::SleepTimer { request, reply } => {
+                let _ = reply.send(Ok(()));
+                if let Some(firing) = self.sleep_timer(request).await {
+                    let episode = episode::Episode::new(
+                        firing.alarm,
+                        Some(firing.occurrence),
+                        self.clock.now(),
+                    );
+                    self.ring(episode).await;
                 }
             }
             RunnerCommand::Snooze { reply, .. } | RunnerCommand::Stop { reply, .. } => {

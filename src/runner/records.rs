@@ -55,8 +55,10 @@ pub enum EndedBy {
     AutoStop,
     /// The daemon was down too long to resume it.
     Interrupted,
-    /// The sleep timer ran out.
+    /// The sleep timer ran out (or could not start).
     Timer,
+    /// An alarm fired and ended the sleep timer.
+    Alarm,
 }
 
 /// One finished episode.

@@ -27,6 +27,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/ring/snooze"),
     ("put", "/api/ring/volume"),
     ("get", "/api/history"),
+    ("post", "/api/sleep-timer"),
 ];
 
 #[tokio::test]

@@ -157,7 +157,7 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
-fn write_token(dir: &Path, mock: &SpotifyMock) {
+pub fn write_token(dir: &Path, mock: &SpotifyMock) {
     let token = json!({
         "access_token": mock.access_token(),
         "refresh_token": mock.refresh_token(),
