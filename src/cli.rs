@@ -33,6 +33,10 @@ enum Command {
         /// When the config file does not exist yet, start from this file instead of the defaults.
         #[arg(long, value_name = "FILE")]
         init_from: Option<PathBuf>,
+        /// Development: serve /api/dev/sim/press and /api/dev/sim/turn to operate the
+        /// simulated buttons and knob (only with the simulated hardware).
+        #[arg(long, env = "REVEILLE_DEV_SIM_CONTROL")]
+        dev_sim_control: bool,
     },
     /// Stop the ringing alarm.
     Stop {
@@ -65,12 +69,14 @@ pub fn main() -> ExitCode {
             config,
             listen,
             init_from,
+            dev_sim_control,
         } => {
             init_logging();
             let options = RunOptions {
                 config: config.unwrap_or_else(daemon::default_config_path),
                 listen,
                 init_from,
+                dev_sim_control,
             };
             match run(options) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
-//! Wiring: opens the store, starts the file watcher, binds the listener and serves until
-//! shutdown. Runs in the foreground and returns an error for anything fatal; `main` turns that
+//! Wiring: opens the store, starts the file watcher, the scheduler, the runner with the
+//! hardware and its controls, binds the listener and serves until shutdown. Runs in the foreground and returns an error for anything fatal; `main` turns that
 //! into a non-zero exit. Nothing here forks or daemonizes: systemd supervises the process.
 
 use std::future::Future;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::clock::{SharedClock, SystemClock, kernel_clock_synchronized};
-use crate::hardware::NoHardware;
+use crate::hardware::{GpioHardware, Hardware, open_backend, spawn_controls};
 use crate::http;
 use crate::runner::Runner;
 use crate::scheduler::Scheduler;
@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub listen: SocketAddr,
     /// Used instead of the built-in defaults when the config file does not exist yet.
     pub init_from: Option<PathBuf>,
+    /// Serve `/api/dev/sim/*` (press buttons, turn the knob) when the hardware is simulated.
+    pub dev_sim_control: bool,
 }
 
 /// `$STATE_DIRECTORY/config.json` under systemd (`StateDirectory=`), else the default.
@@ -75,16 +77,29 @@ pub async fn run(
     )
     .context("cannot load the scheduler state")?;
     let state_dir = store.files().dir().to_owned();
+    let hardware_settings = store.snapshot().config.hardware.clone();
+    let opened = open_backend(hardware_settings.backend);
+    let hardware = GpioHardware::new(opened.backend, hardware_settings, opened.error);
     let (runner, ringer) = Runner::new(
         store.clone(),
         clock,
-        Arc::new(NoHardware),
+        hardware.clone(),
         &state_dir,
         ring_requests,
     )
     .with_context(|| format!("cannot prepare the ring files in {}", state_dir.display()))?;
     let scheduler = scheduler.spawn();
     let runner = runner.spawn();
+    let controls = spawn_controls(hardware.clone(), ringer.clone())
+        .context("cannot open the buttons and the encoder")?;
+    let sim_control = if options.dev_sim_control {
+        if opened.sim.is_none() {
+            tracing::warn!("--dev-sim-control ignored: the hardware is not simulated");
+        }
+        opened.sim
+    } else {
+        None
+    };
 
     let listener = TcpListener::bind(options.listen)
         .await
@@ -99,10 +114,22 @@ pub async fn run(
     // Tells systemd (Type=notify) that the API is up; a no-op outside systemd.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 
-    http::serve(listener, http::router(store, schedule, ringer), shutdown).await?;
+    let app = http::router(store, schedule, ringer, Some(hardware.clone()), sim_control);
+    // The scheduler and the runner never end on their own: if one does (a panic), alarms would
+    // silently stop, so the daemon exits non-zero and systemd restarts it.
+    let (mut scheduler, mut runner) = (scheduler, runner);
+    let outcome = tokio::select! {
+        served = http::serve(listener, app, shutdown) => served.map_err(anyhow::Error::from),
+        ended = &mut scheduler => Err(anyhow::anyhow!("the scheduler stopped unexpectedly: {ended:?}")),
+        ended = &mut runner => Err(anyhow::anyhow!("the runner stopped unexpectedly: {ended:?}")),
+    };
     scheduler.abort();
     runner.abort();
+    controls.abort();
+    // Amplifier and buzzer off: nothing stays on after the daemon.
+    hardware.safe_state();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    outcome?;
     tracing::info!("stopped");
     Ok(())
 }

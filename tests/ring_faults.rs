@@ -378,6 +378,7 @@ async fn start_unreachable() -> Rig {
         mock,
         daemon,
         client: reqwest::Client::new(),
+        args: Vec::new(),
     }
 }
 

@@ -122,6 +122,42 @@ pub struct VolumeSettings {
     pub fade_seconds: u32,
     /// Hard ceiling applied to every path that sets volume (knob, API, fade).
     pub ceiling_percent: u32,
+    /// A lower ceiling for part of the day (e.g. the night); `null` for none.
+    pub night: Option<NightCeiling>,
+}
+
+/// A lower volume ceiling between two local times (`from` may be after `until`: across
+/// midnight).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NightCeiling {
+    #[schema(value_type = String, example = "22:00")]
+    pub from: TimeOfDay,
+    #[schema(value_type = String, example = "07:00")]
+    pub until: TimeOfDay,
+    pub ceiling_percent: u32,
+}
+
+impl VolumeSettings {
+    /// The ceiling in force at local time `now`.
+    pub fn ceiling_at(&self, now: chrono::NaiveTime) -> u32 {
+        match &self.night {
+            Some(night) => {
+                let (from, until) = (night.from.time(), night.until.time());
+                let inside = if from <= until {
+                    (from..until).contains(&now)
+                } else {
+                    now >= from || now < until
+                };
+                if inside {
+                    night.ceiling_percent.min(self.ceiling_percent)
+                } else {
+                    self.ceiling_percent
+                }
+            }
+            None => self.ceiling_percent,
+        }
+    }
 }
 
 impl Default for VolumeSettings {
@@ -131,6 +167,7 @@ impl Default for VolumeSettings {
             target_percent: 60,
             fade_seconds: 120,
             ceiling_percent: 100,
+            night: None,
         }
     }
 }
@@ -309,6 +346,39 @@ fn default_i2c_address() -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_night_ceiling_applies_inside_its_hours_also_across_midnight() {
+        let mut volume = VolumeSettings {
+            ceiling_percent: 80,
+            ..VolumeSettings::default()
+        };
+        let t = |s: &str| chrono::NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        assert_eq!(volume.ceiling_at(t("23:00")), 80);
+        volume.night = Some(NightCeiling {
+            from: "22:00".parse().unwrap(),
+            until: "07:00".parse().unwrap(),
+            ceiling_percent: 30,
+        });
+        let cases = [
+            ("21:59", 80),
+            ("22:00", 30),
+            ("03:00", 30),
+            ("06:59", 30),
+            ("07:00", 80),
+        ];
+        for (time, ceiling) in cases {
+            assert_eq!(volume.ceiling_at(t(time)), ceiling, "{time}");
+        }
+        volume.night = Some(NightCeiling {
+            from: "13:00".parse().unwrap(),
+            until: "15:00".parse().unwrap(),
+            ceiling_percent: 95,
+        });
+        // Never above the global ceiling.
+        assert_eq!(volume.ceiling_at(t("14:00")), 80);
+        assert_eq!(volume.ceiling_at(t("15:00")), 80);
+    }
 
     #[test]
     fn the_shipped_example_is_valid_and_sets_every_section() {

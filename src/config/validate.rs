@@ -105,6 +105,20 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
     range("volume.target_percent", volume.target_percent, 0, 100)?;
     range("volume.fade_seconds", volume.fade_seconds, 0, 3600)?;
     range("volume.ceiling_percent", volume.ceiling_percent, 1, 100)?;
+    if let Some(night) = &volume.night {
+        range(
+            "volume.night.ceiling_percent",
+            night.ceiling_percent,
+            1,
+            100,
+        )?;
+        if night.from == night.until {
+            return Err(FieldError::invalid(
+                "volume.night.until",
+                "must differ from volume.night.from",
+            ));
+        }
+    }
     if volume.start_percent > volume.target_percent {
         return Err(FieldError::invalid(
             "volume.start_percent",

@@ -11,6 +11,7 @@
 mod alarms;
 mod config;
 mod error;
+mod hardware;
 mod ring;
 mod status;
 
@@ -29,6 +30,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::hardware::{GpioHardware, SimBackend};
 use crate::runner::RunnerHandle;
 use crate::scheduler::SchedulerHandle;
 use crate::store::ConfigStore;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub store: ConfigStore,
     pub scheduler: SchedulerHandle,
     pub runner: RunnerHandle,
+    /// `None` in tests of other parts.
+    pub hardware: Option<Arc<GpioHardware>>,
     started: Instant,
     started_at: DateTime<Utc>,
     openapi: Arc<serde_json::Value>,
@@ -54,6 +58,7 @@ pub struct AppState {
         (name = "config", description = "The whole config document"),
         (name = "alarms", description = "Alarms, one at a time, and what is coming up"),
         (name = "ring", description = "The alarm ringing now: stop, snooze, volume; history"),
+        (name = "hardware", description = "GPIO devices"),
         (name = "status", description = "Health and status"),
     )
 )]
@@ -86,6 +91,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ring::set_volume))
         .routes(routes!(ring::history))
         .routes(routes!(ring::sleep_timer))
+        .routes(routes!(hardware::self_test))
         .split_for_parts()
 }
 
@@ -95,15 +101,28 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole app, ready to serve or to test with `oneshot`.
-pub fn router(store: ConfigStore, scheduler: SchedulerHandle, runner: RunnerHandle) -> Router {
+/// `sim_control`: the development endpoints that press buttons and turn the knob of the
+/// simulated hardware (`/api/dev/sim/*`, off by default, not in the OpenAPI description).
+pub fn router(
+    store: ConfigStore,
+    scheduler: SchedulerHandle,
+    runner: RunnerHandle,
+    hardware: Option<Arc<GpioHardware>>,
+    sim_control: Option<Arc<SimBackend>>,
+) -> Router {
     let (routes, api) = routes();
     let state = AppState {
         store,
         scheduler,
         runner,
+        hardware,
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),
+    };
+    let routes = match sim_control {
+        Some(sim) => routes.merge(hardware::sim_routes(sim)),
+        None => routes,
     };
     routes
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })

@@ -1,7 +1,7 @@
 //! Health, status and the API's own description.
 //!
 //! `/api/status` is where the daemon tells the user what is wrong without them reading logs:
-//! each component adds its own section (config, scheduler, runner; hardware later).
+//! each component adds its own section (config, scheduler, runner, hardware).
 
 use std::path::PathBuf;
 
@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use crate::hardware::HardwareStatus;
 use crate::runner::RunnerStatus;
 use crate::scheduler::SchedulerStatus;
 use crate::store::{Origin, RefusedEdit};
@@ -40,6 +41,8 @@ pub struct Status {
     pub scheduler: SchedulerStatus,
     /// What is ringing, and how the last alarm went.
     pub runner: RunnerStatus,
+    /// GPIO backend, line levels, recent events; `null` without hardware support.
+    pub hardware: Option<HardwareStatus>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -78,6 +81,10 @@ pub async fn status(State(app): State<AppState>) -> Json<Status> {
         },
         scheduler: app.scheduler.status(),
         runner: app.runner.status(),
+        hardware: app
+            .hardware
+            .as_ref()
+            .map(|h| h.status(&snapshot.config.hardware)),
     })
 }
 

@@ -29,8 +29,9 @@ pub struct LocalSound {
 /// The sound playing; dropping it (or [`stop`](Self::stop)) kills the player.
 pub struct PlayingSound {
     task: JoinHandle<()>,
-    /// Fires if the command cannot play (cannot start, or fails at once, twice).
-    pub failed: oneshot::Receiver<String>,
+    /// Fires if the command cannot play (cannot start, or fails at once, twice); `None` once
+    /// it has been read.
+    pub failed: Option<oneshot::Receiver<String>>,
 }
 
 impl PlayingSound {
@@ -56,6 +57,18 @@ impl LocalSound {
                 let outcome = this.play_once().await;
                 let quick = started.elapsed() < QUICK_EXIT;
                 match outcome {
+                    // A sound ends by itself only after it played (the bundled one: 1.6 s).
+                    Ok(()) if quick => {
+                        quick_failures += 1;
+                        tracing::error!("fallback sound command ended at once without playing");
+                        if quick_failures >= 2 {
+                            if let Some(report) = report.take() {
+                                let _ = report
+                                    .send("the sound command ends at once without playing".into());
+                            }
+                            return;
+                        }
+                    }
                     Ok(()) => quick_failures = 0,
                     Err(e) if quick => {
                         quick_failures += 1;
@@ -75,7 +88,10 @@ impl LocalSound {
                 }
             }
         });
-        PlayingSound { task, failed }
+        PlayingSound {
+            task,
+            failed: Some(failed),
+        }
     }
 
     async fn play_once(&self) -> Result<(), String> {
@@ -83,21 +99,36 @@ impl LocalSound {
             .command
             .split_first()
             .ok_or_else(|| "fallback.command is empty".to_owned())?;
-        let status = Command::new(program)
+        let mut child = Command::new(program)
             .args(args)
             .arg(&self.sound)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            // Aborting the task drops the child: the sound stops with it.
+            // Its own process group, so a wrapper script's children stop with it.
+            .process_group(0)
             .kill_on_drop(true)
-            .status()
-            .await
+            .spawn()
             .map_err(|e| format!("cannot run {program}: {e}"))?;
+        // Aborting the task drops this guard: the whole group is killed.
+        let _group = child.id().map(KillGroup);
+        let status = child.wait().await.map_err(|e| format!("{program}: {e}"))?;
         if status.success() {
             Ok(())
         } else {
             Err(format!("{program} exited with {status}"))
+        }
+    }
+}
+
+/// Kills a process group when dropped.
+struct KillGroup(u32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        // SAFETY: signalling a process group we created; a group already gone is ESRCH.
+        unsafe {
+            libc::kill(-(self.0 as i32), libc::SIGKILL);
         }
     }
 }
@@ -183,7 +214,7 @@ mod tests {
             sound: "x.wav".into(),
         };
         let mut playing = sound.start();
-        let reason = tokio::time::timeout(Duration::from_secs(10), &mut playing.failed)
+        let reason = tokio::time::timeout(Duration::from_secs(10), playing.failed.take().unwrap())
             .await
             .unwrap()
             .unwrap();

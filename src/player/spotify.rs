@@ -8,6 +8,7 @@
 //! parsed leniently, so an unknown device type or extra field never breaks an alarm.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rspotify::clients::{BaseClient, OAuthClient};
@@ -70,7 +71,7 @@ pub struct SpotifyPlayer {
     client: AuthCodePkceSpotify,
     tokens: TokenFile,
     /// One refresh at a time: a refresh token is single-use.
-    refreshing: Mutex<()>,
+    refreshing: Arc<Mutex<()>>,
 }
 
 impl SpotifyPlayer {
@@ -111,7 +112,7 @@ impl SpotifyPlayer {
         Ok(SpotifyPlayer {
             client,
             tokens,
-            refreshing: Mutex::new(()),
+            refreshing: Arc::new(Mutex::new(())),
         })
     }
 
@@ -247,55 +248,91 @@ impl SpotifyPlayer {
 
     /// Trades the refresh token for a new access token, saving the result (a rotated refresh
     /// token included) before it is used.
+    ///
+    /// The exchange runs in its own task: a refresh token is single-use, so an exchange must
+    /// never be abandoned halfway because the caller was cancelled (a deadline, an aborted
+    /// volume step) — Spotify would have spent the old token and the answer would be lost.
     pub async fn refresh(&self) -> Result<(), SpotifyError> {
-        let _one_at_a_time = self.refreshing.lock().await;
-        let old_refresh = {
-            let token = self.client.get_token();
-            let token = token
-                .lock()
-                .await
-                .expect("the token mutex is never poisoned");
-            token.as_ref().and_then(|t| t.refresh_token.clone())
-        };
-        if old_refresh.is_none() {
-            return Err(SpotifyError::Unauthorized("no refresh token".into()));
-        }
-        let fresh = match tokio::time::timeout(CALL_TIMEOUT, self.client.refetch_token()).await {
-            Err(_) => return Err(SpotifyError::Timeout),
-            Ok(Ok(Some(token))) => token,
-            Ok(Ok(None)) => return Err(SpotifyError::Unauthorized("no refresh token".into())),
-            Ok(Err(e)) => {
-                return Err(match classify(e).await {
-                    // The accounts service answers 400 invalid_grant for an expired or
-                    // revoked refresh token: only a new login helps.
-                    SpotifyError::Unexpected(m) if m.contains("400") => SpotifyError::Unauthorized(
-                        "the refresh token was refused (expired or revoked)".into(),
-                    ),
-                    // A 401 from the accounts service is about the client, not a stale access
-                    // token: refreshing again cannot help.
-                    SpotifyError::TokenExpired => SpotifyError::Unauthorized(
-                        "the accounts service refused the client (check spotify.client_id)".into(),
-                    ),
-                    other => other,
-                });
-            }
-        };
-        let mut stored = StoredToken::from_rspotify(fresh);
-        if stored.refresh_token.is_none() {
-            // Not rotated: the old one stays valid.
-            stored.refresh_token = old_refresh;
-        }
-        self.tokens.save(&stored).await.map_err(|e| {
-            SpotifyError::Unexpected(format!("cannot save the refreshed token: {e}"))
-        })?;
+        let seen = self.access_token().await;
+        let (client, tokens, lock) = (
+            self.client.clone(),
+            self.tokens.clone(),
+            self.refreshing.clone(),
+        );
+        tokio::spawn(async move { refresh_detached(client, tokens, lock, seen).await })
+            .await
+            .unwrap_or_else(|e| Err(SpotifyError::Unexpected(format!("token refresh: {e}"))))
+    }
+
+    async fn access_token(&self) -> Option<String> {
         let token = self.client.get_token();
-        *token
+        let token = token
             .lock()
             .await
-            .expect("the token mutex is never poisoned") = Some(stored.to_rspotify());
-        tracing::info!("Spotify access token refreshed");
-        Ok(())
+            .expect("the token mutex is never poisoned");
+        token.as_ref().map(|t| t.access_token.clone())
     }
+}
+
+async fn refresh_detached(
+    client: AuthCodePkceSpotify,
+    tokens: TokenFile,
+    lock: Arc<Mutex<()>>,
+    seen: Option<String>,
+) -> Result<(), SpotifyError> {
+    let _one_at_a_time = lock.lock().await;
+    let old_refresh = {
+        let token = client.get_token();
+        let token = token
+            .lock()
+            .await
+            .expect("the token mutex is never poisoned");
+        if token.as_ref().map(|t| &t.access_token) != seen.as_ref() {
+            // Another caller refreshed while this one waited.
+            return Ok(());
+        }
+        token.as_ref().and_then(|t| t.refresh_token.clone())
+    };
+    if old_refresh.is_none() {
+        return Err(SpotifyError::Unauthorized("no refresh token".into()));
+    }
+    // No timeout of ours: rspotify's HTTP timeout (10 s) bounds it.
+    let fresh = match client.refetch_token().await {
+        Ok(Some(token)) => token,
+        Ok(None) => return Err(SpotifyError::Unauthorized("no refresh token".into())),
+        Err(e) => {
+            return Err(match classify(e).await {
+                // The accounts service answers 400 invalid_grant for an expired or revoked
+                // refresh token: only a new login helps.
+                SpotifyError::Unexpected(m) if m.contains("400") => SpotifyError::Unauthorized(
+                    "the refresh token was refused (expired or revoked)".into(),
+                ),
+                // A 401 from the accounts service is about the client, not a stale access
+                // token: refreshing again cannot help.
+                SpotifyError::TokenExpired => SpotifyError::Unauthorized(
+                    "the accounts service refused the client (check spotify.client_id)".into(),
+                ),
+                other => other,
+            });
+        }
+    };
+    let mut stored = StoredToken::from_rspotify(fresh);
+    if stored.refresh_token.is_none() {
+        // Not rotated: the old one stays valid.
+        stored.refresh_token = old_refresh;
+    }
+    if let Err(e) = tokens.save(&stored).await {
+        // The old refresh token is spent: keep the new one in memory at least, so alarms go
+        // on working until the next restart.
+        tracing::error!(path = %tokens.path().display(), "cannot save the refreshed Spotify token (the account must be linked again after a restart): {e}");
+    }
+    let token = client.get_token();
+    *token
+        .lock()
+        .await
+        .expect("the token mutex is never poisoned") = Some(stored.to_rspotify());
+    tracing::info!("Spotify access token refreshed");
+    Ok(())
 }
 
 fn base_url(env: &str, configured: Option<&str>, default: &str) -> String {

@@ -28,8 +28,8 @@ pub struct PlayPlan {
 #[derive(Clone, Debug, Default)]
 pub struct StartReport {
     pub attempts: u32,
-    /// The device a play request was sent to: it may still start after a cancel.
-    pub play_sent_to: Option<String>,
+    /// Every device a play request was sent to: any may still start after a cancel.
+    pub play_sent_to: std::collections::BTreeSet<String>,
     pub last_error: Option<SpotifyError>,
 }
 
@@ -48,12 +48,8 @@ pub async fn start_playback(
     let mut backoff = Duration::from_millis(500);
     let mut known_id = plan.device_id.clone();
     loop {
-        let first = {
-            let mut r = report.lock().expect("report lock");
-            r.attempts += 1;
-            r.attempts == 1
-        };
-        let error = match attempt(player, plan, &mut known_id, first, report).await {
+        report.lock().expect("report lock").attempts += 1;
+        let error = match attempt(player, plan, &mut known_id, report).await {
             Ok(id) => return Ok(id),
             Err(e) => e,
         };
@@ -81,16 +77,24 @@ async fn attempt(
     player: &SpotifyPlayer,
     plan: &PlayPlan,
     known_id: &mut Option<String>,
-    first: bool,
     report: &SharedReport,
 ) -> Result<String, SpotifyError> {
-    let id = resolve(player, plan, known_id, first).await?;
+    let (id, listed) = resolve(player, plan, known_id).await?;
+    // An idle receiver missing from the list refuses volume and transfer ("device not
+    // found") but wakes on a play addressed to it: go on to the play, set the volume after.
+    let tolerate = |e: &SpotifyError| !listed && matches!(e, SpotifyError::DeviceNotFound(_));
+    let mut volume_pending = false;
     match player.set_volume(&id, plan.start_percent).await {
         // A receiver with a fixed volume: nothing to set.
         Ok(()) | Err(SpotifyError::VolumeDisallowed) => {}
+        Err(e) if tolerate(&e) => volume_pending = true,
         Err(e) => return Err(e),
     }
-    player.transfer(&id).await?;
+    match player.transfer(&id).await {
+        Ok(()) => {}
+        Err(e) if tolerate(&e) => {}
+        Err(e) => return Err(e),
+    }
     if plan.source.is_some() {
         match player.shuffle(&id, plan.shuffle).await {
             Ok(()) => {}
@@ -99,11 +103,23 @@ async fn attempt(
             Err(e) => tracing::warn!("cannot set shuffle: {e}"),
         }
     }
-    report.lock().expect("report lock").play_sent_to = Some(id.clone());
+    report
+        .lock()
+        .expect("report lock")
+        .play_sent_to
+        .insert(id.clone());
     player.play(&id, plan.source.as_ref()).await?;
     // Player commands are asynchronous: trust only the player state.
     for _ in 0..CONFIRM_POLLS {
         if player.playback().await?.is_some_and(|p| p.plays_on(&id)) {
+            if volume_pending {
+                match player.set_volume(&id, plan.start_percent).await {
+                    Ok(()) | Err(SpotifyError::VolumeDisallowed) => {}
+                    Err(e) => {
+                        tracing::warn!("cannot set the start volume after waking the receiver: {e}")
+                    }
+                }
+            }
             return Ok(id);
         }
         tokio::time::sleep(CONFIRM_INTERVAL).await;
@@ -113,29 +129,29 @@ async fn attempt(
     )))
 }
 
-/// The configured or last known id if listed; else the configured name; else, on the first
-/// attempt, the configured id anyway (an idle librespot is often missing from the list but
-/// wakes when addressed); else the only device.
+/// The configured or last known id if listed; else the configured name; else the configured
+/// id anyway (an idle librespot is often missing from the list but wakes when addressed; its
+/// id is stable while its name is); else, when no receiver is configured at all, the only
+/// device online. Returns the id and whether it is listed.
 async fn resolve(
     player: &SpotifyPlayer,
     plan: &PlayPlan,
     known_id: &mut Option<String>,
-    first: bool,
-) -> Result<String, SpotifyError> {
+) -> Result<(String, bool), SpotifyError> {
     let devices = match player.devices().await {
         Ok(devices) => devices,
         Err(e) if e.is_permanent() => return Err(e),
-        Err(e) => match (&known_id, first) {
-            (Some(id), true) => {
+        Err(e) => match (&known_id, &plan.device_id) {
+            (_, Some(id)) => {
                 tracing::warn!("cannot list devices ({e}); trying the configured id");
-                return Ok(id.clone());
+                return Ok((id.clone(), false));
             }
             _ => return Err(e),
         },
     };
     let listed = |id: &str| devices.iter().any(|d| d.id.as_deref() == Some(id));
     if let Some(id) = known_id.as_deref().filter(|id| listed(id)) {
-        return Ok(id.to_owned());
+        return Ok((id.to_owned(), true));
     }
     if let Some(name) = &plan.device_name
         && let Some(id) = devices
@@ -147,14 +163,16 @@ async fn resolve(
             tracing::info!(device = %name, "receiver found by name under a new id");
         }
         *known_id = Some(id.clone());
-        return Ok(id);
+        return Ok((id, true));
     }
-    if first && let Some(id) = known_id.clone() {
-        return Ok(id);
+    if let Some(id) = &plan.device_id {
+        return Ok((id.clone(), false));
     }
     let usable: Vec<_> = devices.iter().filter_map(|d| d.id.clone()).collect();
-    if let [only] = usable.as_slice() {
-        return Ok(only.clone());
+    if plan.device_name.is_none()
+        && let [only] = usable.as_slice()
+    {
+        return Ok((only.clone(), true));
     }
     Err(match (&plan.device_name, usable.len()) {
         (Some(name), _) => {

@@ -25,7 +25,12 @@ use crate::player::{SpotifyError, SpotifyPlayer};
 
 /// At most one volume call this often during the fade.
 const VOLUME_STEP: Duration = Duration::from_secs(2);
+/// The hardware volume is local and cheap: a smooth fade.
+const HARDWARE_VOLUME_STEP: Duration = Duration::from_millis(250);
+/// Spotify's volume while the I2C amplifier does the fade and the ceiling.
+const SPOTIFY_LEVEL_WITH_HARDWARE_VOLUME: u32 = 100;
 const HEARTBEAT: Duration = Duration::from_secs(5);
+const JOURNAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Consecutive failed playback checks before the fallback rings.
 const CHECK_FAILURES: u32 = 3;
 /// How long a pause may take when a ring ends.
@@ -41,6 +46,8 @@ pub struct Episode {
     pub fade_elapsed: Duration,
     pub paths: Vec<RingPath>,
     pub fallback_reason: Option<String>,
+    /// Set when resumed from the journal: the ring ends when it would have.
+    pub ring_deadline: Option<DateTime<Utc>>,
 }
 
 impl Episode {
@@ -55,6 +62,7 @@ impl Episode {
             fade_elapsed: Duration::ZERO,
             paths: Vec::new(),
             fallback_reason: None,
+            ring_deadline: None,
         }
     }
 
@@ -67,8 +75,11 @@ impl Episode {
             snoozed_until: entry.snoozed_until,
             snoozes_used: entry.snoozes_used,
             fade_elapsed: Duration::from_millis(entry.fade_elapsed_ms),
-            paths: Vec::new(),
-            fallback_reason: None,
+            paths: entry.paths,
+            fallback_reason: entry.fallback_reason,
+            ring_deadline: entry
+                .ring_deadline
+                .filter(|_| entry.snoozed_until.is_none()),
         }
     }
 
@@ -81,6 +92,9 @@ impl Episode {
             snoozed_until: self.snoozed_until,
             snoozes_used: self.snoozes_used,
             fade_elapsed_ms: self.fade_elapsed.as_millis() as u64,
+            paths: self.paths.clone(),
+            fallback_reason: self.fallback_reason.clone(),
+            ring_deadline: None,
         }
     }
 
@@ -139,7 +153,8 @@ impl Runner {
     /// Waits out a snooze; `Some` if the episode was stopped meanwhile.
     async fn snooze(&mut self, episode: &mut Episode, until: DateTime<Utc>) -> Option<EndedBy> {
         episode.snoozed_until = Some(until);
-        self.save_journal(episode).await;
+        let max_ring = chrono::Duration::minutes(episode.alarm.ring.max_ring_minutes.into());
+        self.save_journal(episode, until + max_ring).await;
         self.publish(RunnerState::Snoozed {
             alarm_id: episode.alarm.id.clone(),
             label: episode.alarm.label.clone(),
@@ -161,9 +176,11 @@ impl Runner {
                         let _ = reply.send(Err(RunnerError::Busy));
                     }
                     RunnerCommand::SetVolume { reply, .. } => { let _ = reply.send(Err(RunnerError::NotRinging)); }
+                    RunnerCommand::HardwareTest { reply } => { let _ = reply.send(Err(RunnerError::Busy)); }
                 },
                 Some(firing) = self.firings.recv() => {
-                    tracing::warn!(alarm = %firing.alarm.id, "not rung: another alarm is snoozed");
+                    let busy = episode.alarm.id.clone();
+                    self.overlapped(firing, &busy).await;
                 }
             }
         }
@@ -174,10 +191,21 @@ impl Runner {
     async fn ring_phase(&mut self, episode: &mut Episode) -> PhaseEnd {
         let snapshot = self.store.snapshot();
         let config = &snapshot.config;
-        let fade = Fade::for_alarm(config, &episode.alarm);
+        let ceiling = self.ceiling(config);
+        let fade = Fade::for_alarm(config, &episode.alarm, ceiling);
+        // With an I2C amplifier the fade is done in hardware; Spotify plays at a fixed level.
+        let hardware_volume = self.hardware.has_volume();
+        let step = if hardware_volume {
+            HARDWARE_VOLUME_STEP
+        } else {
+            VOLUME_STEP
+        };
         let since = self.clock.now();
+        // A resumed ring keeps the end it had (a crash loop must not ring forever).
+        let wall_end = episode.ring_deadline.take().unwrap_or_else(|| {
+            since + chrono::Duration::minutes(episode.alarm.ring.max_ring_minutes.into())
+        });
         episode.ringing_since = Some(since);
-        self.save_journal(episode).await;
         let (alarm_id, label) = (episode.alarm.id.clone(), episode.alarm.label.clone());
         self.publish(RunnerState::Preparing {
             alarm_id: alarm_id.clone(),
@@ -185,15 +213,19 @@ impl Runner {
             since,
         });
         tracing::info!(alarm = %alarm_id, "ringing");
+        self.save_journal(episode, wall_end).await;
 
+        if hardware_volume {
+            self.hardware
+                .set_volume(fade.volume_at(episode.fade_elapsed));
+        }
         let settle = self.hardware.amplifier_on();
         if !settle.is_zero() {
             tokio::time::sleep(settle).await;
         }
         let started = Instant::now();
         let deadline = started + Duration::from_secs(config.spotify.start_deadline_seconds.into());
-        let ring_end =
-            started + Duration::from_secs(u64::from(episode.alarm.ring.max_ring_minutes) * 60);
+        let ring_end = started + (wall_end - since).to_std().unwrap_or(Duration::ZERO);
         let check_every = Duration::from_secs(config.spotify.playback_check_seconds.into());
 
         let report = SharedReport::default();
@@ -209,7 +241,11 @@ impl Runner {
                 .or_else(|| config.spotify.device_name.clone()),
             source: ring.source.clone(),
             shuffle: ring.shuffle,
-            start_percent: fade.volume_at(episode.fade_elapsed),
+            start_percent: if hardware_volume {
+                SPOTIFY_LEVEL_WITH_HARDWARE_VOLUME
+            } else {
+                fade.volume_at(episode.fade_elapsed)
+            },
         };
         let mut mode = Mode::Starting;
         let mut player = None;
@@ -231,9 +267,10 @@ impl Runner {
             JoinHandle<Result<Option<crate::player::Playback>, SpotifyError>>,
         > = None;
         let mut next_volume = None::<Instant>;
-        let mut last_volume = Some(plan_volume(&fade, episode));
+        let mut last_volume = Some(fade.volume_at(episode.fade_elapsed));
         let mut next_check = None::<Instant>;
         let mut check_failures = 0;
+        let mut not_playing = 0;
         let mut knob = false;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
 
@@ -252,23 +289,34 @@ impl Runner {
                     | Some(RunnerCommand::SleepTimer { reply, .. }) => {
                         let _ = reply.send(Err(RunnerError::Busy));
                     }
-                    Some(RunnerCommand::SetVolume { percent, reply }) => {
-                        let percent = percent.min(config.volume.ceiling_percent);
+                    Some(RunnerCommand::HardwareTest { reply }) => {
+                        let _ = reply.send(Err(RunnerError::Busy));
+                    }
+                    Some(RunnerCommand::SetVolume { change, reply }) => {
+                        let current = last_volume.unwrap_or(fade.start_percent);
+                        let percent = change.apply(current, self.ceiling(config));
                         let _ = reply.send(Ok(percent));
                         // The knob takes over from the fade.
                         knob = true;
                         next_volume = None;
-                        if let (Mode::Spotify { device, .. }, Some(p)) = (&mode, &player) {
+                        if hardware_volume {
+                            self.hardware.set_volume(percent);
+                            last_volume = Some(percent);
+                        } else if let (Mode::Spotify { device, .. }, Some(p)) = (&mode, &player) {
                             if let Some(old) = volume_task.take() { old.abort(); }
                             let (p, device) = (p.clone(), device.clone());
                             volume_task = Some(tokio::spawn(async move { p.set_volume(&device, percent).await }));
                             last_volume = Some(percent);
+                        } else {
+                            // Applied when Spotify starts playing.
+                            last_volume = Some(percent);
                         }
+                        self.publish_ringing(episode, &mode, last_volume, fade.percent_done(fade_elapsed(episode, &mode, knob, &fade)));
                     }
                     None => break PhaseEnd::Stop(EndedBy::Api),
                 },
                 Some(firing) = self.firings.recv() => {
-                    tracing::warn!(alarm = %firing.alarm.id, ringing = %alarm_id, "not rung: another alarm is ringing");
+                    self.overlapped(firing, &alarm_id).await;
                 }
                 result = join(&mut start_task), if start_task.is_some() => {
                     start_task = None;
@@ -277,8 +325,12 @@ impl Runner {
                             tracing::info!(alarm = %alarm_id, %device, "Spotify is playing");
                             episode.note_path(RingPath::Spotify);
                             mode = Mode::Spotify { device, playing_since: Instant::now() };
-                            next_volume = (!knob && !fade.is_done(episode.fade_elapsed)).then(|| Instant::now() + VOLUME_STEP);
+                            next_volume = (!knob && !fade.is_done(episode.fade_elapsed)).then(|| Instant::now() + step);
                             next_check = Some(Instant::now() + check_every);
+                            if knob && let (Some(volume), Some(p), Mode::Spotify { device, .. }) = (last_volume, &player, &mode) {
+                                let (p, device) = (p.clone(), device.clone());
+                                volume_task = Some(tokio::spawn(async move { p.set_volume(&device, volume).await }));
+                            }
                             // Say so at once, not at the next volume step or heartbeat.
                             self.publish_ringing(episode, &mode, last_volume, fade.percent_done(episode.fade_elapsed));
                         }
@@ -288,8 +340,7 @@ impl Runner {
                 }
                 _ = sleep_until(deadline), if start_task.is_some() => {
                     if let Some(task) = start_task.take() { task.abort(); }
-                    let sent = report.lock().expect("report lock").play_sent_to.clone();
-                    pause_quietly(player.as_deref(), sent.as_deref()).await;
+                    pause_all(player.as_deref(), &report).await;
                     let last = report.lock().expect("report lock").last_error.clone();
                     let seconds = config.spotify.start_deadline_seconds;
                     let reason = match last {
@@ -302,13 +353,17 @@ impl Runner {
                     let Mode::Spotify { device, playing_since } = &mode else { next_volume = None; continue };
                     let elapsed = episode.fade_elapsed + playing_since.elapsed();
                     let volume = fade.volume_at(elapsed);
-                    if Some(volume) != last_volume && let Some(p) = &player {
-                        let (p, device) = (p.clone(), device.clone());
-                        volume_task = Some(tokio::spawn(async move { p.set_volume(&device, volume).await }));
+                    if Some(volume) != last_volume {
+                        if hardware_volume {
+                            self.hardware.set_volume(volume);
+                        } else if let Some(p) = &player {
+                            let (p, device) = (p.clone(), device.clone());
+                            volume_task = Some(tokio::spawn(async move { p.set_volume(&device, volume).await }));
+                        }
                         last_volume = Some(volume);
                     }
                     next_volume = (!fade.is_done(elapsed) || last_volume != Some(fade.target_percent))
-                        .then(|| Instant::now() + VOLUME_STEP);
+                        .then(|| Instant::now() + step);
                     self.publish_ringing(episode, &mode, last_volume, fade.percent_done(elapsed));
                 }
                 result = join(&mut volume_task), if volume_task.is_some() => {
@@ -330,7 +385,12 @@ impl Runner {
                     let Mode::Spotify { device, .. } = &mode else { continue };
                     let device = device.clone();
                     match result {
-                        Some(Ok(Some(playback))) if playback.plays_on(&device) => check_failures = 0,
+                        Some(Ok(Some(playback))) if playback.plays_on(&device) => {
+                            check_failures = 0;
+                            not_playing = 0;
+                        }
+                        // Twice in a row: a track change or buffering is not a stop.
+                        Some(Ok(_)) if not_playing == 0 => not_playing = 1,
                         Some(Ok(_)) => {
                             mode = self.leave_spotify(episode, mode, &fade, player.as_deref(), "Spotify stopped playing during the ring".into()).await;
                             continue;
@@ -370,10 +430,8 @@ impl Runner {
         // Release everything this phase started, in order: sound off, then the amplifier.
         if let Some(task) = start_task.take() {
             task.abort();
-            let sent = report.lock().expect("report lock").play_sent_to.clone();
-            pause_quietly(player.as_deref(), sent.as_deref()).await;
         }
-        for task in [volume_task.take()].into_iter().flatten() {
+        if let Some(task) = volume_task.take() {
             task.abort();
         }
         if let Some(task) = check_task.take() {
@@ -381,11 +439,12 @@ impl Runner {
         }
         episode.fade_elapsed = fade_elapsed(episode, &mode, knob, &fade);
         match mode {
-            Mode::Spotify { device, .. } => pause_quietly(player.as_deref(), Some(&device)).await,
             Mode::Buzzer => self.hardware.buzzer(false),
             Mode::Local(sound) => sound.stop(),
-            Mode::Starting | Mode::Silent => {}
+            Mode::Spotify { .. } | Mode::Starting | Mode::Silent => {}
         }
+        // Every device that was sent a play, whatever happened since: nothing keeps playing.
+        pause_all(player.as_deref(), &report).await;
         self.hardware.amplifier_off();
         end
     }
@@ -470,11 +529,41 @@ impl Runner {
         });
     }
 
-    async fn save_journal(&self, episode: &Episode) {
-        if let Err(e) = self.journal.save(&episode.journal()).await {
-            // The ring goes on; only a crash-resume is lost.
-            tracing::error!(path = %self.journal.path().display(), "cannot save the ring journal: {e}");
+    /// Bounded: a slow SD card must not hold up the ring (only a crash-resume is at stake).
+    async fn save_journal(&self, episode: &Episode, ring_deadline: DateTime<Utc>) {
+        let mut entry = episode.journal();
+        entry.ring_deadline = Some(ring_deadline);
+        match tokio::time::timeout(JOURNAL_TIMEOUT, self.journal.save(&entry)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(path = %self.journal.path().display(), "cannot save the ring journal: {e}")
+            }
+            Err(_) => {
+                tracing::error!(path = %self.journal.path().display(), "the ring journal write is slow; ringing without waiting for it")
+            }
         }
+    }
+
+    /// A firing while another alarm rings or snoozes: not rung, but on record.
+    async fn overlapped(&mut self, firing: crate::scheduler::Firing, busy_with: &str) {
+        tracing::warn!(alarm = %firing.alarm.id, busy_with, "NOT RUNG: another alarm is ringing or snoozed");
+        let now = self.clock.now();
+        let entry = HistoryEntry {
+            alarm_id: Some(firing.alarm.id.clone()),
+            label: firing.alarm.label.clone(),
+            occurrence: Some(firing.occurrence),
+            started_at: now,
+            ended_at: now,
+            ended_by: EndedBy::Overlapped,
+            paths: Vec::new(),
+            fallback_reason: Some(format!(
+                "not rung: alarm {busy_with:?} was ringing or snoozed"
+            )),
+            snoozes: 0,
+            duration_seconds: 0,
+        };
+        self.history.push(entry).await;
+        self.history_view.send_replace(self.history.entries());
     }
 
     /// Records a finished episode and goes idle.
@@ -512,10 +601,6 @@ impl Runner {
     }
 }
 
-fn plan_volume(fade: &Fade, episode: &Episode) -> u32 {
-    fade.volume_at(episode.fade_elapsed)
-}
-
 /// How far the fade got, counting only time Spotify played (the fallback has no volume).
 fn fade_elapsed(episode: &Episode, mode: &Mode, knob: bool, fade: &Fade) -> Duration {
     if knob {
@@ -551,9 +636,22 @@ async fn join<T>(task: &mut Option<JoinHandle<T>>) -> Option<T> {
 /// Resolves when the local sound reports that it cannot play.
 async fn sound_failure(mode: &mut Mode) -> String {
     if let Mode::Local(sound) = mode
-        && let Ok(reason) = (&mut sound.failed).await
+        && let Some(failed) = &mut sound.failed
     {
-        return reason;
+        let result = failed.await;
+        // A resolved receiver must not be polled again.
+        sound.failed = None;
+        if let Ok(reason) = result {
+            return reason;
+        }
     }
     pending().await
+}
+
+/// Pauses every device the start sequence sent a play to.
+async fn pause_all(player: Option<&SpotifyPlayer>, report: &SharedReport) {
+    let sent = report.lock().expect("report lock").play_sent_to.clone();
+    for device in sent {
+        pause_quietly(player, Some(&device)).await;
+    }
 }

@@ -13,8 +13,8 @@ pub struct Fade {
 }
 
 impl Fade {
-    pub fn for_alarm(config: &Config, alarm: &Alarm) -> Fade {
-        let ceiling = config.volume.ceiling_percent;
+    /// `ceiling`: the one in force now (global or night).
+    pub fn for_alarm(config: &Config, alarm: &Alarm, ceiling: u32) -> Fade {
         let ring = &alarm.ring;
         let start = ring.start_percent.unwrap_or(config.volume.start_percent);
         let target = ring.target_percent.unwrap_or(config.volume.target_percent);
@@ -85,10 +85,10 @@ mod tests {
             {"id": "a", "time": "07:00", "ring": {"start_percent": 50, "target_percent": 90}}
         ))
         .unwrap();
-        let f = Fade::for_alarm(&config, &alarm);
+        let f = Fade::for_alarm(&config, &alarm, config.volume.ceiling_percent);
         assert_eq!((f.start_percent, f.target_percent), (40, 40));
         alarm.ring.start_percent = None;
-        let f = Fade::for_alarm(&config, &alarm);
+        let f = Fade::for_alarm(&config, &alarm, config.volume.ceiling_percent);
         assert_eq!(f.start_percent, config.volume.start_percent);
     }
 }

@@ -34,6 +34,8 @@ use records::{History, JournalEntry, RecordFile};
 
 /// Commands waiting for the runner; a full queue answers "busy" rather than growing.
 const COMMAND_QUEUE: usize = 16;
+/// Longest wait for the runner to take a command.
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Who asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,9 +75,31 @@ pub enum RunnerCommand {
     },
     /// Take over the volume from the fade (knob, API); clamped to the ceiling.
     SetVolume {
-        percent: u32,
+        change: VolumeChange,
         reply: oneshot::Sender<Result<u32, RunnerError>>,
     },
+    /// Wiring check: amplifier on, a buzzer beep, amplifier off (only when idle).
+    HardwareTest {
+        reply: oneshot::Sender<Result<Vec<String>, RunnerError>>,
+    },
+}
+
+/// A new volume: absolute (API) or relative (knob).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VolumeChange {
+    To(u32),
+    By(i32),
+}
+
+impl VolumeChange {
+    /// The resulting volume from `current`, within 0..=`ceiling`.
+    pub fn apply(self, current: u32, ceiling: u32) -> u32 {
+        let wanted = match self {
+            VolumeChange::To(percent) => i64::from(percent),
+            VolumeChange::By(delta) => i64::from(current) + i64::from(delta),
+        };
+        wanted.clamp(0, i64::from(ceiling)) as u32
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -173,8 +197,23 @@ impl RunnerHandle {
             .await?
     }
 
+    pub async fn hardware_test(&self) -> Result<Vec<String>, RunnerError> {
+        self.ask(|reply| RunnerCommand::HardwareTest { reply })
+            .await?
+    }
+
+    /// Relative change (the knob), in percent points.
+    pub async fn adjust_volume(&self, delta: i32) -> Result<u32, RunnerError> {
+        self.ask(|reply| RunnerCommand::SetVolume {
+            change: VolumeChange::By(delta),
+            reply,
+        })
+        .await?
+    }
+
     pub async fn set_volume(&self, percent: u32) -> Result<u32, RunnerError> {
-        self.ask(|reply| RunnerCommand::SetVolume { percent, reply })
+        let change = VolumeChange::To(percent);
+        self.ask(|reply| RunnerCommand::SetVolume { change, reply })
             .await?
     }
 
@@ -189,7 +228,13 @@ impl RunnerHandle {
                 mpsc::error::TrySendError::Full(_) => RunnerError::Busy,
                 mpsc::error::TrySendError::Closed(_) => RunnerError::Gone,
             })?;
-        answer.await.map_err(|_| RunnerError::Gone)
+        // The runner answers at once (slow work runs in its own tasks); a runner that does not
+        // is reported rather than hanging the caller.
+        match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(RunnerError::Gone),
+            Err(_) => Err(RunnerError::Busy),
+        }
     }
 }
 
@@ -303,7 +348,31 @@ impl Runner {
             RunnerCommand::SetVolume { reply, .. } => {
                 let _ = reply.send(Err(RunnerError::NotRinging));
             }
+            RunnerCommand::HardwareTest { reply } => {
+                let mut steps = Vec::new();
+                let settle = self.hardware.amplifier_on();
+                steps.push(format!("amplifier on (settle {} ms)", settle.as_millis()));
+                tokio::time::sleep(settle).await;
+                if self.hardware.has_buzzer() {
+                    self.hardware.buzzer(true);
+                    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+                    self.hardware.buzzer(false);
+                    steps.push("buzzer beeped".into());
+                } else {
+                    steps.push("no buzzer configured".into());
+                }
+                self.hardware.amplifier_off();
+                steps.push("amplifier off (after its idle delay)".into());
+                let _ = reply.send(Ok(steps));
+            }
         }
+    }
+
+    /// The volume ceiling in force now: the global one, or the night one in its hours.
+    fn ceiling(&self, config: &crate::config::Config) -> u32 {
+        let (zone, _) = crate::scheduler::resolve_zone(config);
+        let local = self.clock.now().with_timezone(&zone).time();
+        config.volume.ceiling_at(local)
     }
 
     /// After a crash or restart mid-episode: ring again (or keep snoozing) while the ring would
@@ -320,11 +389,15 @@ impl Runner {
         };
         let now = self.clock.now();
         let max_ring = chrono::Duration::minutes(entry.alarm.ring.max_ring_minutes.into());
-        let resume = match (entry.snoozed_until, entry.ringing_since) {
-            (Some(_), _) => true,
-            (None, Some(since)) => now < since + max_ring,
-            (None, None) => now < entry.started_at + max_ring,
-        };
+        // Resume while the ring (or the one after the snooze) would still be running.
+        let deadline = entry.ring_deadline.unwrap_or_else(|| {
+            entry
+                .snoozed_until
+                .or(entry.ringing_since)
+                .unwrap_or(entry.started_at)
+                + max_ring
+        });
+        let resume = now < deadline;
         let episode = episode::Episode::from_journal(entry);
         if resume {
             tracing::warn!(alarm = %episode.alarm.id, "resuming the alarm that was ringing when the daemon stopped");

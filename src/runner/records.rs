@@ -31,6 +31,14 @@ pub struct JournalEntry {
     pub snoozes_used: u32,
     /// How far the fade-in got, so it continues after a snooze or a restart.
     pub fade_elapsed_ms: u64,
+    #[serde(default)]
+    pub paths: Vec<RingPath>,
+    #[serde(default)]
+    pub fallback_reason: Option<String>,
+    /// When the current ring (or, snoozed, the next one) stops by itself; a resume does not
+    /// extend it.
+    #[serde(default)]
+    pub ring_deadline: Option<DateTime<Utc>>,
 }
 
 /// How an episode rang.
@@ -59,6 +67,8 @@ pub enum EndedBy {
     Timer,
     /// An alarm fired and ended the sleep timer.
     Alarm,
+    /// Not rung: it fired while another alarm was ringing or snoozed.
+    Overlapped,
 }
 
 /// One finished episode.

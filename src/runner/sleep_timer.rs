@@ -17,6 +17,8 @@ use crate::player::SpotifyPlayer;
 use crate::player::start::{PlayPlan, SharedReport, start_playback};
 use crate::scheduler::Firing;
 
+/// A volume call that takes longer is given up (the actor must stay responsive).
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// At most one volume call this often during the fade-out.
 const VOLUME_STEP: Duration = Duration::from_secs(2);
 
@@ -50,7 +52,7 @@ impl Runner {
     pub(super) async fn sleep_timer(&mut self, request: SleepTimerRequest) -> Option<Firing> {
         let snapshot = self.store.snapshot();
         let config = &snapshot.config;
-        let ceiling = config.volume.ceiling_percent;
+        let ceiling = self.ceiling(config);
         let volume = request
             .volume_percent
             .unwrap_or(config.volume.target_percent)
@@ -101,8 +103,8 @@ impl Runner {
                     Ok(Err(e)) => TimerEnd::Failed(e.to_string()),
                     Err(_) => {
                         let sent = report.lock().expect("report lock").play_sent_to.clone();
-                        if let Some(sent) = sent {
-                            let _ = player.pause(&sent).await;
+                        for device in sent {
+                            let _ = tokio::time::timeout(CALL_TIMEOUT, player.pause(&device)).await;
                         }
                         TimerEnd::Failed(format!(
                             "Spotify did not start playing within {} s",
@@ -170,15 +172,20 @@ impl Runner {
                     Some(RunnerCommand::SleepTimer { reply, .. }) | Some(RunnerCommand::RingNow { reply, .. }) => {
                         let _ = reply.send(Err(RunnerError::Busy));
                     }
+                    Some(RunnerCommand::HardwareTest { reply }) => {
+                        let _ = reply.send(Err(RunnerError::Busy));
+                    }
                     Some(RunnerCommand::Snooze { reply, .. }) => {
                         let _ = reply.send(Err(RunnerError::NotRinging));
                     }
-                    Some(RunnerCommand::SetVolume { percent, reply }) => {
-                        let ceiling = self.store.snapshot().config.volume.ceiling_percent;
-                        let percent = percent.min(ceiling);
+                    Some(RunnerCommand::SetVolume { change, reply }) => {
+                        let ceiling = self.ceiling(&self.store.snapshot().config);
+                        let percent = change.apply(last_sent, ceiling);
                         let _ = reply.send(Ok(percent));
-                        if let Err(e) = player.set_volume(device, percent).await {
-                            tracing::warn!("sleep timer volume: {e}");
+                        match tokio::time::timeout(CALL_TIMEOUT, player.set_volume(device, percent)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => tracing::warn!("sleep timer volume: {e}"),
+                            Err(_) => tracing::warn!("sleep timer volume: no answer in time"),
                         }
                         last_sent = percent;
                         self.publish_timer(until, percent);
@@ -197,8 +204,10 @@ impl Runner {
                     let target = (f64::from(base) * left.as_secs_f64() / span.as_secs_f64()).floor() as u32;
                     let target = target.min(last_sent);
                     if target != last_sent {
-                        if let Err(e) = player.set_volume(device, target).await {
-                            tracing::warn!("sleep timer fade-out: {e}");
+                        match tokio::time::timeout(CALL_TIMEOUT, player.set_volume(device, target)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => tracing::warn!("sleep timer fade-out: {e}"),
+                            Err(_) => tracing::warn!("sleep timer fade-out: no answer in time"),
                         }
                         last_sent = target;
                         self.publish_timer(until, target);

@@ -65,7 +65,7 @@ pub async fn spawn_app() -> TestApp {
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(http::serve(
         listener,
-        http::router(store.clone(), schedule, ringer),
+        http::router(store.clone(), schedule, ringer, None, None),
         std::future::pending(),
     ));
     TestApp {

@@ -28,6 +28,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("put", "/api/ring/volume"),
     ("get", "/api/history"),
     ("post", "/api/sleep-timer"),
+    ("post", "/api/hardware/test"),
 ];
 
 #[tokio::test]

@@ -20,6 +20,7 @@ pub struct Rig {
     pub mock: SpotifyMock,
     pub daemon: Daemon,
     pub client: reqwest::Client,
+    pub args: Vec<String>,
 }
 
 /// The config every rig starts from; tests change it before the start.
@@ -57,6 +58,15 @@ impl Rig {
     }
 
     pub async fn start_with(change: impl FnOnce(&mut Value), devices: Vec<MockDevice>) -> Rig {
+        Rig::start_with_args(change, devices, &[]).await
+    }
+
+    /// With extra `reveille run` arguments (kept for restarts).
+    pub async fn start_with_args(
+        change: impl FnOnce(&mut Value),
+        devices: Vec<MockDevice>,
+        args: &[&str],
+    ) -> Rig {
         let mock = SpotifyMock::start().await;
         mock.set_devices(devices);
         let dir = tempfile::tempdir().unwrap();
@@ -68,12 +78,14 @@ impl Rig {
         )
         .unwrap();
         write_token(dir.path(), &mock);
-        let daemon = start_daemon(dir.path(), &mock);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let daemon = start_daemon(dir.path(), &mock, &args);
         Rig {
             dir,
             mock,
             daemon,
             client: reqwest::Client::new(),
+            args,
         }
     }
 
@@ -81,7 +93,7 @@ impl Rig {
     pub fn crash_and_restart(&mut self) {
         self.daemon.child.kill().unwrap();
         self.daemon.child.wait().unwrap();
-        self.daemon = start_daemon(self.dir.path(), &self.mock);
+        self.daemon = start_daemon(self.dir.path(), &self.mock, &self.args);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -171,8 +183,9 @@ pub fn write_token(dir: &Path, mock: &SpotifyMock) {
     .unwrap();
 }
 
-fn start_daemon(dir: &Path, mock: &SpotifyMock) -> Daemon {
-    Daemon::builder(&dir.join("config.json"))
+fn start_daemon(dir: &Path, mock: &SpotifyMock, args: &[String]) -> Daemon {
+    args.iter()
+        .fold(Daemon::builder(&dir.join("config.json")), |b, a| b.arg(a))
         .env("REVEILLE_SPOTIFY_API_URL", mock.api_url())
         .env("REVEILLE_SPOTIFY_ACCOUNTS_URL", mock.accounts_url())
         .start()

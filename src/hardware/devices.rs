@@ -1,0 +1,292 @@
+//! [`GpioHardware`]: the configured devices on a backend, as the [`Hardware`] the runner
+//! drives. It owns the device rules: active-low lines, the amplifier's settle and idle-off
+//! delays, the buzzer's beep pattern, the MAX9744 volume mapping; and it keeps a log of what
+//! it did for `/api/status` (tests assert on its order).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::task::JoinHandle;
+use utoipa::ToSchema;
+
+use super::{Backend, Hardware, max9744};
+use crate::config::{HardwareBackend, HardwareSettings};
+
+const EVENTS_KEPT: usize = 50;
+/// An active (on/off) buzzer beeps in this rhythm.
+const BEEP: Duration = Duration::from_millis(250);
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct HardwareEvent {
+    pub at: DateTime<Utc>,
+    /// E.g. `amplifier on`, `buzzer off`, `volume 40 % (register 25)`, `button 0 short`.
+    pub event: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct LineStatus {
+    pub pin: u8,
+    /// Logical state (on = the device is active).
+    pub on: bool,
+    /// The electrical level (differs from `on` for active-low lines).
+    pub high: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct HardwareStatus {
+    /// `rpi` or `sim`.
+    pub backend: String,
+    pub requested: HardwareBackend,
+    /// Why the Pi backend could not be used.
+    pub error: Option<String>,
+    pub amplifier: Option<LineStatus>,
+    pub buzzer: Option<LineStatus>,
+    pub volume_percent: Option<u32>,
+    /// The pin assignments in the config differ from those in use.
+    pub restart_needed: bool,
+    /// Newest last.
+    pub events: Vec<HardwareEvent>,
+}
+
+#[derive(Default)]
+struct State {
+    amplifier_on: bool,
+    buzzer_on: bool,
+    volume_percent: Option<u32>,
+    events: VecDeque<HardwareEvent>,
+    idle_off: Option<JoinHandle<()>>,
+    beeping: Option<JoinHandle<()>>,
+}
+
+pub struct GpioHardware {
+    backend: Arc<dyn Backend>,
+    /// The settings the lines were opened with.
+    pub(super) settings: HardwareSettings,
+    error: Option<String>,
+    state: Arc<Mutex<State>>,
+}
+
+impl GpioHardware {
+    /// Opens the devices and puts every output at its safe level.
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        settings: HardwareSettings,
+        error: Option<String>,
+    ) -> Arc<GpioHardware> {
+        let hardware = Arc::new(GpioHardware {
+            backend,
+            settings,
+            error,
+            state: Arc::new(Mutex::new(State::default())),
+        });
+        hardware.safe_state();
+        hardware
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn note(&self, event: impl Into<String>) {
+        note(&self.state, event.into());
+    }
+
+    pub fn status(&self, configured: &HardwareSettings) -> HardwareStatus {
+        let state = self.state.lock().expect("hardware lock");
+        let amplifier = self.settings.amplifier.as_ref().map(|a| LineStatus {
+            pin: a.pin,
+            on: state.amplifier_on,
+            high: state.amplifier_on != a.active_low,
+        });
+        let buzzer = self.settings.buzzer.as_ref().map(|b| LineStatus {
+            pin: b.pin,
+            on: state.buzzer_on,
+            high: state.buzzer_on != b.active_low,
+        });
+        HardwareStatus {
+            backend: self.backend.name().to_owned(),
+            requested: configured.backend,
+            error: self.error.clone(),
+            amplifier,
+            buzzer,
+            volume_percent: state.volume_percent,
+            restart_needed: pins_differ(&self.settings, configured),
+            events: state.events.iter().cloned().collect(),
+        }
+    }
+
+    fn set_amplifier(&self, on: bool) {
+        let Some(amp) = &self.settings.amplifier else {
+            return;
+        };
+        if let Err(e) = self.backend.set_output(amp.pin, on != amp.active_low) {
+            tracing::error!("amplifier: {e}");
+        }
+        self.state.lock().expect("hardware lock").amplifier_on = on;
+        self.note(if on { "amplifier on" } else { "amplifier off" });
+    }
+}
+
+fn note(state: &Mutex<State>, event: String) {
+    let mut state = state.lock().expect("hardware lock");
+    state.events.push_back(HardwareEvent {
+        at: Utc::now(),
+        event,
+    });
+    while state.events.len() > EVENTS_KEPT {
+        state.events.pop_front();
+    }
+}
+
+/// A pin change needs a restart (the lines are opened once).
+fn pins_differ(open: &HardwareSettings, configured: &HardwareSettings) -> bool {
+    let pins = |s: &HardwareSettings| {
+        (
+            s.backend,
+            s.amplifier.as_ref().map(|a| (a.pin, a.active_low)),
+            s.encoder.as_ref().map(|e| (e.pin_a, e.pin_b, e.pin_switch)),
+            s.buttons
+                .iter()
+                .map(|b| (b.pin, b.pull))
+                .collect::<Vec<_>>(),
+            s.buzzer.as_ref().map(|b| (b.pin, b.active_low, b.tone_hz)),
+            s.i2c_volume.as_ref().map(|i| (i.bus, i.address)),
+        )
+    };
+    pins(open) != pins(configured)
+}
+
+impl Hardware for GpioHardware {
+    fn amplifier_on(&self) -> Duration {
+        let Some(amp) = &self.settings.amplifier else {
+            return Duration::ZERO;
+        };
+        let was_on = {
+            let mut state = self.state.lock().expect("hardware lock");
+            if let Some(pending) = state.idle_off.take() {
+                pending.abort();
+            }
+            state.amplifier_on
+        };
+        if was_on {
+            return Duration::ZERO;
+        }
+        self.set_amplifier(true);
+        Duration::from_millis(amp.settle_ms.into())
+    }
+
+    fn amplifier_off(&self) {
+        let Some(amp) = &self.settings.amplifier else {
+            return;
+        };
+        let delay = Duration::from_secs(amp.idle_off_seconds.into());
+        if delay.is_zero() {
+            return self.set_amplifier(false);
+        }
+        let (backend, pin, level) = (self.backend.clone(), amp.pin, amp.active_low);
+        let state = self.state.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Err(e) = backend.set_output(pin, level) {
+                tracing::error!("amplifier: {e}");
+            }
+            state.lock().expect("hardware lock").amplifier_on = false;
+            note(&state, "amplifier off".into());
+        });
+        if let Some(old) = self
+            .state
+            .lock()
+            .expect("hardware lock")
+            .idle_off
+            .replace(task)
+        {
+            old.abort();
+        }
+    }
+
+    fn has_buzzer(&self) -> bool {
+        self.settings.buzzer.is_some()
+    }
+
+    fn buzzer(&self, on: bool) {
+        let Some(buzzer) = self.settings.buzzer.clone() else {
+            return;
+        };
+        let mut state = self.state.lock().expect("hardware lock");
+        if state.buzzer_on == on {
+            return;
+        }
+        state.buzzer_on = on;
+        if let Some(task) = state.beeping.take() {
+            task.abort();
+        }
+        drop(state);
+        self.note(if on { "buzzer on" } else { "buzzer off" });
+        if !on {
+            let result = match buzzer.tone_hz {
+                Some(_) => self.backend.set_tone(buzzer.pin, None),
+                None => self.backend.set_output(buzzer.pin, buzzer.active_low),
+            };
+            if let Err(e) = result {
+                tracing::error!("buzzer: {e}");
+            }
+            return;
+        }
+        // Beep until switched off: 250 ms on, 250 ms off.
+        let backend = self.backend.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                for on in [true, false] {
+                    let result = match buzzer.tone_hz {
+                        Some(hz) => backend.set_tone(buzzer.pin, on.then_some(hz)),
+                        None => backend.set_output(buzzer.pin, on != buzzer.active_low),
+                    };
+                    if let Err(e) = result {
+                        tracing::error!("buzzer: {e}");
+                    }
+                    tokio::time::sleep(BEEP).await;
+                }
+            }
+        });
+        self.state.lock().expect("hardware lock").beeping = Some(task);
+    }
+
+    fn has_volume(&self) -> bool {
+        self.settings.i2c_volume.is_some()
+    }
+
+    fn set_volume(&self, percent: u32) -> bool {
+        let Some(i2c) = &self.settings.i2c_volume else {
+            return false;
+        };
+        let register = max9744::register_for_percent(percent);
+        if let Err(e) = self.backend.i2c_write(i2c.bus, i2c.address, &[register]) {
+            tracing::error!("hardware volume: {e}");
+            return false;
+        }
+        self.state.lock().expect("hardware lock").volume_percent = Some(percent);
+        self.note(format!("volume {percent} % (register {register})"));
+        true
+    }
+
+    fn safe_state(&self) {
+        {
+            let mut state = self.state.lock().expect("hardware lock");
+            if let Some(task) = state.idle_off.take() {
+                task.abort();
+            }
+            if let Some(task) = state.beeping.take() {
+                task.abort();
+            }
+            state.buzzer_on = false;
+        }
+        if let Some(buzzer) = &self.settings.buzzer {
+            let _ = self.backend.set_tone(buzzer.pin, None);
+            let _ = self.backend.set_output(buzzer.pin, buzzer.active_low);
+        }
+        self.set_amplifier(false);
+    }
+}
