@@ -335,3 +335,80 @@ async fn asking_for_the_pi_backend_off_a_pi_runs_on_the_simulator_and_says_why()
     assert_eq!(patch.status(), 200);
     assert_eq!(hardware(&rig).await["restart_needed"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_ring_puts_the_amplifier_to_its_safe_level() {
+    let mut rig = rig(|c| c["hardware"]["amplifier"]["idle_off_seconds"] = 600.into()).await;
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    // SAFETY: signalling our own child process.
+    assert_eq!(
+        unsafe { libc::kill(rig.daemon.pid() as i32, libc::SIGTERM) },
+        0
+    );
+    let status = rig.daemon.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let log = rig.daemon.log_so_far();
+    let after = log
+        .split("SIGTERM")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(after.contains("amplifier off"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_amplifier_can_stay_on_through_a_snooze_and_goes_off_at_the_stop() {
+    let rig = rig(|c| c["hardware"]["amplifier"]["off_during_snooze"] = false.into()).await;
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    assert_eq!(rig.post("/api/ring/snooze").await.status(), 204);
+    rig.wait_for_state("snoozed", None, SECONDS(5)).await;
+    assert_eq!(hardware(&rig).await["amplifier"]["on"], true);
+    assert_eq!(rig.post("/api/ring/stop").await.status(), 204);
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+    assert_eq!(hardware(&rig).await["amplifier"]["on"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_i2c_amplifier_the_fade_runs_in_hardware_and_spotify_stays_at_full_volume() {
+    let rig = rig(|c| {
+        c["hardware"]["i2c_volume"] = json!({});
+        c["volume"]["fade_seconds"] = 3.into();
+    })
+    .await;
+    rig.ring_now().await;
+    rig.wait_for_ring(SECONDS(15), |s| {
+        s["state"] == "ringing" && s["fade_percent"] == 100
+    })
+    .await;
+    // Spotify: one volume call, at 100 %, before the play.
+    let spotify: Vec<_> = rig
+        .mock
+        .requests_to(Endpoint::Volume)
+        .iter()
+        .map(|r| r.query_value("volume_percent").unwrap().to_owned())
+        .collect();
+    assert_eq!(spotify, ["100"]);
+    // The amplifier: from 10 % up to 40 % in small steps, set before the amplifier is on.
+    let names: Vec<String> = events(&rig).await.into_iter().map(|(_, e)| e).collect();
+    let volumes: Vec<u32> = names
+        .iter()
+        .filter_map(|e| e.strip_prefix("volume ")?.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(volumes.first(), Some(&10), "{names:?}");
+    assert_eq!(volumes.last(), Some(&40), "{names:?}");
+    assert!(
+        volumes.windows(2).all(|w| w[0] < w[1]) && volumes.len() >= 5,
+        "{volumes:?}"
+    );
+    let first_volume = names.iter().position(|e| e.starts_with("volume")).unwrap();
+    let amplifier_on = names.iter().position(|e| e == "amplifier on").unwrap();
+    assert!(first_volume < amplifier_on, "{names:?}");
+    assert!(
+        names.contains(&"volume 40 % (register 25)".to_owned()),
+        "{names:?}"
+    );
+    assert_eq!(hardware(&rig).await["volume_percent"], 40);
+}

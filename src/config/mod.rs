@@ -208,6 +208,13 @@ pub struct AmplifierPins {
     /// Keep the amplifier on this long after playback stops.
     #[serde(default = "default_idle_off_seconds")]
     pub idle_off_seconds: u32,
+    /// Switch the amplifier off while an alarm is snoozed (else it stays on until the stop).
+    #[serde(default = "yes")]
+    pub off_during_snooze: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Rotary encoder (quadrature A/B, optional push switch).

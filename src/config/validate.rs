@@ -412,6 +412,7 @@ mod tests {
             active_low: false,
             settle_ms: 300,
             idle_off_seconds: 10,
+            off_during_snooze: true,
         });
         c.hardware.buttons = vec![button(5), button(17)];
         let e = validate(&c).unwrap_err();

@@ -126,7 +126,9 @@ impl GpioHardware {
             tracing::error!("amplifier: {e}");
         }
         self.state.lock().expect("hardware lock").amplifier_on = on;
-        self.note(if on { "amplifier on" } else { "amplifier off" });
+        let event = if on { "amplifier on" } else { "amplifier off" };
+        tracing::info!(pin = amp.pin, "{event}");
+        self.note(event);
     }
 }
 
@@ -194,6 +196,7 @@ impl Hardware for GpioHardware {
                 tracing::error!("amplifier: {e}");
             }
             state.lock().expect("hardware lock").amplifier_on = false;
+            tracing::info!(pin, "amplifier off");
             note(&state, "amplifier off".into());
         });
         if let Some(old) = self

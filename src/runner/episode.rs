@@ -168,6 +168,8 @@ impl Runner {
                 Some(command) = self.commands.recv() => match command {
                     RunnerCommand::Stop { by, reply } => {
                         let _ = reply.send(Ok(()));
+                        // In case it stayed on through the snooze.
+                        self.hardware.amplifier_off();
                         return Some(by.ended_by());
                     }
                     // Already snoozing.
@@ -445,7 +447,15 @@ impl Runner {
         }
         // Every device that was sent a play, whatever happened since: nothing keeps playing.
         pause_all(player.as_deref(), &report).await;
-        self.hardware.amplifier_off();
+        let keep_on = matches!(end, PhaseEnd::Snooze(_))
+            && config
+                .hardware
+                .amplifier
+                .as_ref()
+                .is_some_and(|a| !a.off_during_snooze);
+        if !keep_on {
+            self.hardware.amplifier_off();
+        }
         end
     }
 
