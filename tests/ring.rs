@@ -149,6 +149,12 @@ async fn snooze_pauses_rings_again_from_the_faded_volume_and_the_last_snooze_sto
     assert_eq!(snoozed["snoozes_used"], 1);
     assert!(!rig.mock.player().is_playing, "snooze did not pause");
     let plays = rig.mock.requests_to(Endpoint::Play).len();
+    // The heartbeat goes on while snoozed.
+    let beat = snoozed["heartbeat"].clone();
+    rig.wait_for_ring(SECONDS(10), |s| {
+        s["state"] == "snoozed" && s["heartbeat"] != beat
+    })
+    .await;
 
     // snooze_minutes = 1: it rings again, and the fade goes on where it was (at the target).
     let again = rig

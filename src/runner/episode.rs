@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
 use super::fade::Fade;
-use super::records::{EndedBy, HistoryEntry, JournalEntry, RingPath};
+use super::records::{EndedBy, JournalEntry, RingPath};
 use super::{Actor, Runner, RunnerCommand, RunnerError, RunnerState};
 use crate::config::Alarm;
 use crate::player::fallback::PlayingSound;
@@ -29,8 +29,7 @@ const VOLUME_STEP: Duration = Duration::from_secs(2);
 const HARDWARE_VOLUME_STEP: Duration = Duration::from_millis(250);
 /// Spotify's volume while the I2C amplifier does the fade and the ceiling.
 const SPOTIFY_LEVEL_WITH_HARDWARE_VOLUME: u32 = 100;
-const HEARTBEAT: Duration = Duration::from_secs(5);
-const JOURNAL_TIMEOUT: Duration = Duration::from_secs(1);
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Consecutive failed playback checks before the fallback rings.
 const CHECK_FAILURES: u32 = 3;
 /// How long a pause may take when a ring ends.
@@ -83,7 +82,7 @@ impl Episode {
         }
     }
 
-    fn journal(&self) -> JournalEntry {
+    pub(super) fn journal(&self) -> JournalEntry {
         JournalEntry {
             alarm: self.alarm.clone(),
             occurrence: self.occurrence,
@@ -148,46 +147,6 @@ impl Runner {
                 }
             }
         }
-    }
-
-    /// Waits out a snooze; `Some` if the episode was stopped meanwhile.
-    async fn snooze(&mut self, episode: &mut Episode, until: DateTime<Utc>) -> Option<EndedBy> {
-        episode.snoozed_until = Some(until);
-        let max_ring = chrono::Duration::minutes(episode.alarm.ring.max_ring_minutes.into());
-        self.save_journal(episode, until + max_ring).await;
-        self.publish(RunnerState::Snoozed {
-            alarm_id: episode.alarm.id.clone(),
-            label: episode.alarm.label.clone(),
-            until,
-            snoozes_used: episode.snoozes_used,
-        });
-        let clock = self.clock.clone();
-        while clock.now() < until {
-            tokio::select! {
-                _ = clock.sleep_until(until) => {}
-                Some(command) = self.commands.recv() => match command {
-                    RunnerCommand::Stop { by, reply } => {
-                        let _ = reply.send(Ok(()));
-                        // In case it stayed on through the snooze.
-                        self.hardware.amplifier_off();
-                        return Some(by.ended_by());
-                    }
-                    // Already snoozing.
-                    RunnerCommand::Snooze { reply, .. } => { let _ = reply.send(Ok(())); }
-                    RunnerCommand::RingNow { reply, .. } | RunnerCommand::SleepTimer { reply, .. } => {
-                        let _ = reply.send(Err(RunnerError::Busy));
-                    }
-                    RunnerCommand::SetVolume { reply, .. } => { let _ = reply.send(Err(RunnerError::NotRinging)); }
-                    RunnerCommand::HardwareTest { reply } => { let _ = reply.send(Err(RunnerError::Busy)); }
-                },
-                Some(firing) = self.firings.recv() => {
-                    let busy = episode.alarm.id.clone();
-                    self.overlapped(firing, &busy).await;
-                }
-            }
-        }
-        episode.snoozed_until = None;
-        None
     }
 
     async fn ring_phase(&mut self, episode: &mut Episode) -> PhaseEnd {
@@ -536,77 +495,6 @@ impl Runner {
             volume_percent: if spotify { volume } else { None },
             fade_percent,
             snoozes_used: episode.snoozes_used,
-        });
-    }
-
-    /// Bounded: a slow SD card must not hold up the ring (only a crash-resume is at stake).
-    async fn save_journal(&self, episode: &Episode, ring_deadline: DateTime<Utc>) {
-        let mut entry = episode.journal();
-        entry.ring_deadline = Some(ring_deadline);
-        match tokio::time::timeout(JOURNAL_TIMEOUT, self.journal.save(&entry)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(path = %self.journal.path().display(), "cannot save the ring journal: {e}")
-            }
-            Err(_) => {
-                tracing::error!(path = %self.journal.path().display(), "the ring journal write is slow; ringing without waiting for it")
-            }
-        }
-    }
-
-    /// A firing while another alarm rings or snoozes: not rung, but on record.
-    async fn overlapped(&mut self, firing: crate::scheduler::Firing, busy_with: &str) {
-        tracing::warn!(alarm = %firing.alarm.id, busy_with, "NOT RUNG: another alarm is ringing or snoozed");
-        let now = self.clock.now();
-        let entry = HistoryEntry {
-            alarm_id: Some(firing.alarm.id.clone()),
-            label: firing.alarm.label.clone(),
-            occurrence: Some(firing.occurrence),
-            started_at: now,
-            ended_at: now,
-            ended_by: EndedBy::Overlapped,
-            paths: Vec::new(),
-            fallback_reason: Some(format!(
-                "not rung: alarm {busy_with:?} was ringing or snoozed"
-            )),
-            snoozes: 0,
-            duration_seconds: 0,
-        };
-        self.history.push(entry).await;
-        self.history_view.send_replace(self.history.entries());
-    }
-
-    /// Records a finished episode and goes idle.
-    pub(super) async fn finish(&mut self, episode: Episode, ended_by: EndedBy) {
-        let ended_at = self.clock.now();
-        let entry = HistoryEntry {
-            alarm_id: Some(episode.alarm.id.clone()),
-            label: episode.alarm.label.clone(),
-            occurrence: episode.occurrence,
-            started_at: episode.started_at,
-            ended_at,
-            ended_by,
-            paths: episode.paths,
-            fallback_reason: episode.fallback_reason,
-            snoozes: episode.snoozes_used,
-            duration_seconds: (ended_at - episode.started_at).num_seconds(),
-        };
-        tracing::info!(alarm = ?entry.alarm_id, ended_by = ?ended_by, paths = ?entry.paths, "alarm episode ended");
-        if let Err(e) = self.journal.remove().await {
-            tracing::error!(path = %self.journal.path().display(), "cannot remove the ring journal: {e}");
-        }
-        self.record(entry).await;
-    }
-
-    /// Adds a finished episode to the history and goes idle.
-    pub(super) async fn record(&mut self, entry: HistoryEntry) {
-        self.history.push(entry.clone()).await;
-        self.history_view.send_replace(self.history.entries());
-        let now = self.clock.now();
-        self.status.send_modify(|s| {
-            s.state = RunnerState::Idle;
-            s.heartbeat = Some(now);
-            s.last_episode = Some(entry);
         });
     }
 }

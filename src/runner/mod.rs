@@ -8,8 +8,10 @@
 
 mod episode;
 mod fade;
+mod outcome;
 mod records;
 mod sleep_timer;
+mod snooze;
 
 pub use fade::Fade;
 pub use records::{EndedBy, HISTORY_FILE, HISTORY_LEN, HistoryEntry, JOURNAL_FILE, RingPath};
