@@ -68,7 +68,7 @@ fn main() {
     }
     let (store_rate, plain_rate) = (median(store_rates), median(plain_rates));
 
-    let (rss_kib, hwm_kib) = idle_daemon_memory(dir.path());
+    let (rss_kib, hwm_kib, anon_kib, file_kib) = idle_daemon_memory(dir.path());
 
     println!();
     println!("| figure | median of {ROUNDS} rounds |");
@@ -84,6 +84,12 @@ fn main() {
         "| daemon RSS, idle after 20 requests | {:.1} MB (peak {:.1} MB) |",
         rss_kib as f64 / 1024.0,
         hwm_kib as f64 / 1024.0
+    );
+    // Private memory vs mapped file pages (the binary and libc, shared and reclaimable).
+    println!(
+        "| of which private (RssAnon) / file-backed (RssFile) | {:.1} MB / {:.1} MB |",
+        anon_kib as f64 / 1024.0,
+        file_kib as f64 / 1024.0
     );
     println!();
 }
@@ -113,7 +119,7 @@ fn plain_fsync_loop(dir: &Path, size: usize) -> f64 {
 
 /// Starts the real daemon (bench profile = release settings), makes a few requests, lets it
 /// settle, and reads its resident set size from /proc.
-fn idle_daemon_memory(dir: &Path) -> (u64, u64) {
+fn idle_daemon_memory(dir: &Path) -> (u64, u64, u64, u64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reveille"))
         .args(["run", "--listen", "127.0.0.1:0", "--config"])
         .arg(dir.join("daemon.json"))
@@ -149,7 +155,12 @@ fn idle_daemon_memory(dir: &Path) -> (u64, u64) {
         let line = status.lines().find(|l| l.starts_with(name)).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     };
-    let figures = (field("VmRSS:"), field("VmHWM:"));
+    let figures = (
+        field("VmRSS:"),
+        field("VmHWM:"),
+        field("RssAnon:"),
+        field("RssFile:"),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     figures
