@@ -182,24 +182,14 @@ async fn the_ceiling_and_the_night_ceiling_clamp_the_knob_and_the_fade() {
         s["state"] == "ringing" && s["fade_percent"] == 100
     })
     .await;
-    let levels: Vec<u32> = rig
-        .mock
-        .requests_to(Endpoint::Volume)
-        .iter()
-        .map(|r| r.query_value("volume_percent").unwrap().parse().unwrap())
-        .collect();
+    let levels = rig.volume_levels();
     assert_eq!(levels.iter().max(), Some(&25), "{levels:?}");
     turn(&rig, 20).await;
     let status = rig
         .wait_for_ring(SECONDS(5), |s| s["fade_percent"] == 100)
         .await;
     assert_eq!(status["volume_percent"], 25);
-    let levels: Vec<u32> = rig
-        .mock
-        .requests_to(Endpoint::Volume)
-        .iter()
-        .map(|r| r.query_value("volume_percent").unwrap().parse().unwrap())
-        .collect();
+    let levels = rig.volume_levels();
     assert!(levels.iter().all(|v| *v <= 25), "{levels:?}");
 }
 

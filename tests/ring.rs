@@ -288,12 +288,7 @@ async fn the_sleep_timer_plays_fades_out_to_silence_and_pauses() {
 
     rig.wait_for_state("idle", None, SECONDS(75)).await;
     assert!(!rig.mock.player().is_playing, "the timer did not pause");
-    let levels: Vec<u32> = rig
-        .mock
-        .requests_to(Endpoint::Volume)
-        .iter()
-        .map(|r| r.query_value("volume_percent").unwrap().parse().unwrap())
-        .collect();
+    let levels = rig.volume_levels();
     assert_eq!(levels[0], 30, "{levels:?}");
     assert!(
         levels[1..].windows(2).all(|w| w[0] > w[1]),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::StoreFiles;
+use crate::store::RecordFile;
 
 pub const TOKEN_FILE: &str = "spotify-token.json";
 
@@ -67,38 +67,28 @@ impl StoredToken {
 /// The token file beside the config.
 #[derive(Clone, Debug)]
 pub struct TokenFile {
-    files: StoreFiles,
+    file: RecordFile,
 }
 
 impl TokenFile {
     pub fn new(state_dir: &Path) -> io::Result<TokenFile> {
-        let files = StoreFiles::new(&state_dir.join(TOKEN_FILE))?;
-        files.remove_leftovers()?;
-        Ok(TokenFile { files })
+        Ok(TokenFile {
+            file: RecordFile::new(state_dir, TOKEN_FILE)?,
+        })
     }
 
     pub fn path(&self) -> &PathBuf {
-        &self.files.target
+        self.file.path()
     }
 
     /// `Ok(None)` when no account is linked yet.
     pub fn load(&self) -> io::Result<Option<StoredToken>> {
-        match std::fs::read(&self.files.target) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.file.load()
     }
 
     /// Durable, atomic, mode 0600.
     pub async fn save(&self, token: &StoredToken) -> io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(token).expect("a token serializes");
-        let files = self.files.clone();
-        tokio::task::spawn_blocking(move || files.write_durably(&files.target, &bytes))
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e)))
+        self.file.save(token).await
     }
 }
 

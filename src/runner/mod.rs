@@ -32,7 +32,8 @@ use crate::player::TokenFile;
 use crate::player::fallback::{LocalSound, install_bundled_sound};
 use crate::scheduler::Firing;
 use crate::store::ConfigStore;
-use records::{History, JournalEntry, RecordFile};
+use crate::store::RecordFile;
+use records::{History, JournalEntry};
 
 /// Commands waiting for the runner; a full queue answers "busy" rather than growing.
 const COMMAND_QUEUE: usize = 16;

@@ -13,9 +13,11 @@
 //! transaction.
 
 mod file;
+mod record;
 mod watcher;
 
 pub use file::StoreFiles;
+pub use record::RecordFile;
 pub use watcher::{FileWatcher, watch_file};
 
 use std::fs;

@@ -144,6 +144,15 @@ impl Rig {
         .await
     }
 
+    /// The volumes the daemon sent to Spotify, in order.
+    pub fn volume_levels(&self) -> Vec<u32> {
+        self.mock
+            .requests_to(crate::spotify_mock::Endpoint::Volume)
+            .iter()
+            .map(|r| r.query_value("volume_percent").unwrap().parse().unwrap())
+            .collect()
+    }
+
     /// Process ids the fallback command started, in order.
     pub fn sound_pids(&self) -> Vec<u32> {
         std::fs::read_to_string(self.dir.path().join("sound.pids"))
