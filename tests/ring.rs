@@ -325,3 +325,35 @@ async fn a_sleep_timer_is_cancelled_by_stop() {
     assert!(!rig.mock.player().is_playing);
     assert_eq!(rig.get("/api/history").await[0]["ended_by"], "api");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sleep_timer_still_starting_is_stopped_at_once() {
+    let rig = Rig::start().await;
+    rig.mock.inject_forever(
+        Endpoint::Play,
+        spotify_mock::Fault::Delay(Duration::from_secs(30)),
+    );
+    let started = rig
+        .client
+        .post(rig.url("/api/sleep-timer"))
+        .json(&serde_json::json!({"duration_minutes": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    rig.mock
+        .wait_for_request(|r| r.endpoint == Some(Endpoint::Play), SECONDS(10))
+        .await
+        .expect("no play request");
+    // The play request hangs; the stop does not wait for it.
+    let stop = tokio::time::timeout(SECONDS(4), rig.post("/api/ring/stop"))
+        .await
+        .expect("the stop waited for the Spotify start");
+    assert_eq!(stop.status(), 204);
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+    assert!(
+        !rig.mock.player().is_playing,
+        "the cancelled start left Spotify playing"
+    );
+    assert_eq!(rig.get("/api/history").await[0]["ended_by"], "api");
+}

@@ -39,6 +39,10 @@ pub enum SpotifyError {
     Timeout,
     #[error("cannot reach Spotify: {0}")]
     Network(String),
+    /// 400: the request was refused as malformed; from the accounts service, a refresh token
+    /// that is expired or revoked (`invalid_grant`).
+    #[error("Spotify refused the request ({0})")]
+    BadRequest(String),
     #[error("unexpected answer from Spotify: {0}")]
     Unexpected(String),
 }
@@ -65,6 +69,7 @@ impl SpotifyError {
             message.clone()
         };
         match status {
+            400 => SpotifyError::BadRequest(text),
             401 => SpotifyError::TokenExpired,
             403 if reason == "PREMIUM_REQUIRED" || message.contains("Premium") => {
                 SpotifyError::PremiumRequired(text)
@@ -166,6 +171,12 @@ mod tests {
                 SpotifyError::RateLimited(Duration::from_secs(7)),
             ),
             (503, None, String::new(), SpotifyError::Server(503)),
+            (
+                400,
+                None,
+                r#"{"error":"invalid_grant","error_description":"Refresh token revoked"}"#.into(),
+                SpotifyError::BadRequest("HTTP 400".into()),
+            ),
         ];
         for (status, retry, text, expected) in cases {
             assert_eq!(

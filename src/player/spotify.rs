@@ -304,7 +304,7 @@ async fn refresh_detached(
             return Err(match classify(e).await {
                 // The accounts service answers 400 invalid_grant for an expired or revoked
                 // refresh token: only a new login helps.
-                SpotifyError::Unexpected(m) if m.contains("400") => SpotifyError::Unauthorized(
+                SpotifyError::BadRequest(_) => SpotifyError::Unauthorized(
                     "the refresh token was refused (expired or revoked)".into(),
                 ),
                 // A 401 from the accounts service is about the client, not a stale access

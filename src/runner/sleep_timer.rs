@@ -40,6 +40,14 @@ pub struct SleepTimerRequest {
     pub fade_out_minutes: Option<u32>,
 }
 
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 enum TimerEnd {
     Stopped(EndedBy),
     Expired,
@@ -92,24 +100,22 @@ impl Runner {
                 };
                 let report = SharedReport::default();
                 let deadline = Duration::from_secs(config.spotify.start_deadline_seconds.into());
-                let started =
-                    tokio::time::timeout(deadline, start_playback(player, &plan, &report)).await;
+                let started = self
+                    .start_timer_playback(player, plan, &report, deadline)
+                    .await;
                 match started {
-                    Ok(Ok(id)) => {
+                    Ok(id) => {
                         device = Some(id.clone());
                         self.run_timer(player, &id, volume, fade_from, end_at, until)
                             .await
                     }
-                    Ok(Err(e)) => TimerEnd::Failed(e.to_string()),
-                    Err(_) => {
+                    Err(end) => {
+                        // Nothing started may play on: pause what was sent a play.
                         let sent = report.lock().expect("report lock").play_sent_to.clone();
                         for device in sent {
                             let _ = tokio::time::timeout(CALL_TIMEOUT, player.pause(&device)).await;
                         }
-                        TimerEnd::Failed(format!(
-                            "Spotify did not start playing within {} s",
-                            deadline.as_secs()
-                        ))
+                        end
                     }
                 }
             }
@@ -147,6 +153,61 @@ impl Runner {
         };
         self.record(entry).await;
         firing
+    }
+
+    /// The Spotify start as its own task, so a stop or a firing is handled at once.
+    async fn start_timer_playback(
+        &mut self,
+        player: &Arc<SpotifyPlayer>,
+        plan: PlayPlan,
+        report: &SharedReport,
+        deadline: Duration,
+    ) -> Result<String, TimerEnd> {
+        let task = {
+            let (player, report) = (player.clone(), report.clone());
+            tokio::spawn(async move { start_playback(&player, &plan, &report).await })
+        };
+        // Aborted when this returns early: the request in flight is cancelled.
+        let mut task = AbortOnDrop(task);
+        let give_up = Instant::now() + deadline;
+        loop {
+            tokio::select! {
+                result = &mut task.0 => return match result {
+                    Ok(Ok(id)) => Ok(id),
+                    Ok(Err(e)) => Err(TimerEnd::Failed(e.to_string())),
+                    Err(e) => Err(TimerEnd::Failed(format!("the Spotify start crashed: {e}"))),
+                },
+                _ = sleep_until(give_up) => {
+                    return Err(TimerEnd::Failed(format!(
+                        "Spotify did not start playing within {} s",
+                        deadline.as_secs()
+                    )));
+                }
+                command = self.commands.recv() => match command {
+                    Some(RunnerCommand::Stop { by, reply }) => {
+                        let _ = reply.send(Ok(()));
+                        return Err(TimerEnd::Stopped(by.ended_by()));
+                    }
+                    Some(RunnerCommand::SleepTimer { reply, .. }) | Some(RunnerCommand::RingNow { reply, .. }) => {
+                        let _ = reply.send(Err(RunnerError::Busy));
+                    }
+                    Some(RunnerCommand::HardwareTest { reply }) => {
+                        let _ = reply.send(Err(RunnerError::Busy));
+                    }
+                    Some(RunnerCommand::Snooze { reply, .. }) => {
+                        let _ = reply.send(Err(RunnerError::NotRinging));
+                    }
+                    Some(RunnerCommand::SetVolume { reply, .. }) => {
+                        let _ = reply.send(Err(RunnerError::NotRinging));
+                    }
+                    None => return Err(TimerEnd::Stopped(EndedBy::Api)),
+                },
+                Some(firing) = self.firings.recv() => {
+                    tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the sleep timer ends");
+                    return Err(TimerEnd::Firing(Box::new(firing)));
+                }
+            }
+        }
     }
 
     async fn run_timer(
