@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::fade::Fade;
 use super::records::{EndedBy, JournalEntry, RingPath};
-use super::{Actor, Runner, RunnerCommand, RunnerError, RunnerState};
+use super::{Actor, Runner, RunnerCommand, RunnerState};
 use crate::config::Alarm;
 use crate::player::fallback::PlayingSound;
 use crate::player::start::{PlayPlan, SharedReport, start_playback};
@@ -246,13 +246,9 @@ impl Runner {
                         let _ = reply.send(Ok(()));
                         break PhaseEnd::Snooze(by);
                     }
-                    Some(RunnerCommand::RingNow { reply, .. })
-                    | Some(RunnerCommand::SleepTimer { reply, .. }) => {
-                        let _ = reply.send(Err(RunnerError::Busy));
-                    }
-                    Some(RunnerCommand::HardwareTest { reply }) => {
-                        let _ = reply.send(Err(RunnerError::Busy));
-                    }
+                    Some(command @ (RunnerCommand::RingNow { .. }
+                    | RunnerCommand::SleepTimer { .. }
+                    | RunnerCommand::HardwareTest { .. })) => command.refuse(),
                     Some(RunnerCommand::SetVolume { change, reply }) => {
                         let current = last_volume.unwrap_or(fade.start_percent);
                         let percent = change.apply(current, self.ceiling(config));

@@ -87,6 +87,27 @@ pub enum RunnerCommand {
     },
 }
 
+impl RunnerCommand {
+    /// Answers a command the runner cannot take in its current state: one that would start
+    /// something is refused as busy, one that acts on a ring as "nothing is ringing".
+    fn refuse(self) {
+        match self {
+            RunnerCommand::RingNow { reply, .. } | RunnerCommand::SleepTimer { reply, .. } => {
+                let _ = reply.send(Err(RunnerError::Busy));
+            }
+            RunnerCommand::HardwareTest { reply } => {
+                let _ = reply.send(Err(RunnerError::Busy));
+            }
+            RunnerCommand::Snooze { reply, .. } | RunnerCommand::Stop { reply, .. } => {
+                let _ = reply.send(Err(RunnerError::NotRinging));
+            }
+            RunnerCommand::SetVolume { reply, .. } => {
+                let _ = reply.send(Err(RunnerError::NotRinging));
+            }
+        }
+    }
+}
+
 /// A new volume: absolute (API) or relative (knob).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VolumeChange {
@@ -345,12 +366,9 @@ impl Runner {
                     self.ring(episode).await;
                 }
             }
-            RunnerCommand::Snooze { reply, .. } | RunnerCommand::Stop { reply, .. } => {
-                let _ = reply.send(Err(RunnerError::NotRinging));
-            }
-            RunnerCommand::SetVolume { reply, .. } => {
-                let _ = reply.send(Err(RunnerError::NotRinging));
-            }
+            command @ (RunnerCommand::Snooze { .. }
+            | RunnerCommand::Stop { .. }
+            | RunnerCommand::SetVolume { .. }) => command.refuse(),
             RunnerCommand::HardwareTest { reply } => {
                 let mut steps = Vec::new();
                 let settle = self.hardware.amplifier_on();

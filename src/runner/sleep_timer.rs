@@ -11,7 +11,7 @@ use tokio::time::{Instant, sleep_until};
 use utoipa::ToSchema;
 
 use super::records::{EndedBy, HistoryEntry, RingPath};
-use super::{Runner, RunnerCommand, RunnerError, RunnerState};
+use super::{Runner, RunnerCommand, RunnerState};
 use crate::config::SpotifySource;
 use crate::player::SpotifyPlayer;
 use crate::player::start::{PlayPlan, SharedReport, start_playback};
@@ -188,18 +188,7 @@ impl Runner {
                         let _ = reply.send(Ok(()));
                         return Err(TimerEnd::Stopped(by.ended_by()));
                     }
-                    Some(RunnerCommand::SleepTimer { reply, .. }) | Some(RunnerCommand::RingNow { reply, .. }) => {
-                        let _ = reply.send(Err(RunnerError::Busy));
-                    }
-                    Some(RunnerCommand::HardwareTest { reply }) => {
-                        let _ = reply.send(Err(RunnerError::Busy));
-                    }
-                    Some(RunnerCommand::Snooze { reply, .. }) => {
-                        let _ = reply.send(Err(RunnerError::NotRinging));
-                    }
-                    Some(RunnerCommand::SetVolume { reply, .. }) => {
-                        let _ = reply.send(Err(RunnerError::NotRinging));
-                    }
+                    Some(command) => command.refuse(),
                     None => return Err(TimerEnd::Stopped(EndedBy::Api)),
                 },
                 Some(firing) = self.firings.recv() => {
@@ -230,15 +219,10 @@ impl Runner {
                         let _ = reply.send(Ok(()));
                         return TimerEnd::Stopped(by.ended_by());
                     }
-                    Some(RunnerCommand::SleepTimer { reply, .. }) | Some(RunnerCommand::RingNow { reply, .. }) => {
-                        let _ = reply.send(Err(RunnerError::Busy));
-                    }
-                    Some(RunnerCommand::HardwareTest { reply }) => {
-                        let _ = reply.send(Err(RunnerError::Busy));
-                    }
-                    Some(RunnerCommand::Snooze { reply, .. }) => {
-                        let _ = reply.send(Err(RunnerError::NotRinging));
-                    }
+                    Some(command @ (RunnerCommand::SleepTimer { .. }
+                    | RunnerCommand::RingNow { .. }
+                    | RunnerCommand::HardwareTest { .. }
+                    | RunnerCommand::Snooze { .. })) => command.refuse(),
                     Some(RunnerCommand::SetVolume { change, reply }) => {
                         let ceiling = self.ceiling(&self.store.snapshot().config);
                         let percent = change.apply(last_sent, ceiling);

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::episode::{Episode, HEARTBEAT};
 use super::records::EndedBy;
-use super::{Runner, RunnerCommand, RunnerError, RunnerState};
+use super::{Runner, RunnerCommand, RunnerState};
 
 impl Runner {
     /// Waits out a snooze; `Some` if the episode was stopped meanwhile.
@@ -41,11 +41,7 @@ impl Runner {
                     }
                     // Already snoozing.
                     RunnerCommand::Snooze { reply, .. } => { let _ = reply.send(Ok(())); }
-                    RunnerCommand::RingNow { reply, .. } | RunnerCommand::SleepTimer { reply, .. } => {
-                        let _ = reply.send(Err(RunnerError::Busy));
-                    }
-                    RunnerCommand::SetVolume { reply, .. } => { let _ = reply.send(Err(RunnerError::NotRinging)); }
-                    RunnerCommand::HardwareTest { reply } => { let _ = reply.send(Err(RunnerError::Busy)); }
+                    command => command.refuse(),
                 },
                 Some(firing) = self.firings.recv() => {
                     let busy = episode.alarm.id.clone();
