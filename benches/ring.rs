@@ -64,13 +64,10 @@ fn firing_to_play_ms(runtime: &tokio::runtime::Runtime, work: &Path) -> f64 {
     )
     .unwrap();
     ring::write_token(dir.path(), &mock);
-    let mut daemon = Daemon::builder(&dir.path().join("config.json"))
+    let builder = Daemon::builder(&dir.path().join("config.json"))
         .env("REVEILLE_SPOTIFY_API_URL", mock.api_url())
-        .env("REVEILLE_SPOTIFY_ACCOUNTS_URL", mock.accounts_url())
-        .env("LD_PRELOAD", faketime::libfaketime())
-        .env("FAKETIME", "@2026-11-24 06:59:58")
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .env("TZ", "UTC")
+        .env("REVEILLE_SPOTIFY_ACCOUNTS_URL", mock.accounts_url());
+    let mut daemon = faketime::start_at(builder, "2026-11-24 06:59:58")
         .start()
         .unwrap();
     daemon

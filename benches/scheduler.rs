@@ -77,13 +77,7 @@ fn firing_lateness_ms(work: &Path) -> f64 {
                     "repeat": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}],
     });
     fs::write(&config, serde_json::to_vec(&document).unwrap()).unwrap();
-    // A fixed "start at" (not the file the tests use): the cheapest way for libfaketime to
-    // answer each clock read, so the figure is the daemon's, not the preload's.
-    let mut daemon = Daemon::builder(&config)
-        .env("LD_PRELOAD", faketime::libfaketime())
-        .env("FAKETIME", "@2026-11-24 06:59:58")
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .env("TZ", "UTC")
+    let mut daemon = faketime::start_at(Daemon::builder(&config), "2026-11-24 06:59:58")
         .start()
         .unwrap();
     let line = daemon

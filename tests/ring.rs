@@ -257,24 +257,18 @@ async fn the_cli_snoozes_and_stops_the_running_daemon_and_says_when_nothing_ring
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sleep_timer_plays_fades_out_to_silence_and_pauses() {
     let rig = Rig::start().await;
-    let post = |body: serde_json::Value| {
-        rig.client
-            .post(rig.url("/api/sleep-timer"))
-            .json(&body)
-            .send()
-    };
-    let bad = post(serde_json::json!({"duration_minutes": 0}))
-        .await
-        .unwrap();
+    let bad = rig
+        .sleep_timer(serde_json::json!({"duration_minutes": 0}))
+        .await;
     assert_eq!(bad.status(), 422);
     let error: serde_json::Value = bad.json().await.unwrap();
     assert_eq!(error["error"]["field"], "duration_minutes");
 
     let track = "spotify:track:4uLU6hMCjMI75M1A2tKUQC";
-    let started = post(serde_json::json!({"source": track, "volume_percent": 30,
-        "duration_minutes": 1, "fade_out_minutes": 1}))
-    .await
-    .unwrap();
+    let started = rig
+        .sleep_timer(serde_json::json!({"source": track, "volume_percent": 30,
+            "duration_minutes": 1, "fade_out_minutes": 1}))
+        .await;
     assert_eq!(started.status(), 202);
     let status = rig.wait_for_state("sleep_timer", None, SECONDS(5)).await;
     assert!(status["until"].is_string());
@@ -308,12 +302,8 @@ async fn the_sleep_timer_plays_fades_out_to_silence_and_pauses() {
 async fn a_sleep_timer_is_cancelled_by_stop() {
     let rig = Rig::start().await;
     let started = rig
-        .client
-        .post(rig.url("/api/sleep-timer"))
-        .json(&serde_json::json!({"duration_minutes": 30}))
-        .send()
-        .await
-        .unwrap();
+        .sleep_timer(serde_json::json!({"duration_minutes": 30}))
+        .await;
     assert_eq!(started.status(), 202);
     rig.mock
         .wait_for_request(|r| r.endpoint == Some(Endpoint::Play), SECONDS(10))
@@ -334,12 +324,8 @@ async fn a_sleep_timer_still_starting_is_stopped_at_once() {
         spotify_mock::Fault::Delay(Duration::from_secs(30)),
     );
     let started = rig
-        .client
-        .post(rig.url("/api/sleep-timer"))
-        .json(&serde_json::json!({"duration_minutes": 30}))
-        .send()
-        .await
-        .unwrap();
+        .sleep_timer(serde_json::json!({"duration_minutes": 30}))
+        .await;
     assert_eq!(started.status(), 202);
     rig.mock
         .wait_for_request(|r| r.endpoint == Some(Endpoint::Play), SECONDS(10))

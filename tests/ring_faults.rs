@@ -354,17 +354,7 @@ async fn start_unreachable() -> Rig {
         serde_json::to_vec_pretty(&config).unwrap(),
     )
     .unwrap();
-    let token = json!({
-        "access_token": mock.access_token(),
-        "refresh_token": mock.refresh_token(),
-        "expires_at": (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
-        "scope": "user-modify-playback-state user-read-playback-state",
-    });
-    std::fs::write(
-        dir.path().join("spotify-token.json"),
-        serde_json::to_vec(&token).unwrap(),
-    )
-    .unwrap();
+    ring::write_token(dir.path(), &mock);
     let daemon = Daemon::builder(&dir.path().join("config.json"))
         .env(
             "REVEILLE_SPOTIFY_API_URL",

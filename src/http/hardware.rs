@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,7 +18,7 @@ use super::AppState;
 use super::config::json_body;
 use super::error::{ApiError, ErrorBody};
 use crate::config::{Pull, deserialize_strict};
-use crate::hardware::SimBackend;
+use crate::hardware::{HardwareError, SimBackend};
 
 #[derive(Serialize, ToSchema)]
 pub struct SelfTest {
@@ -51,66 +51,60 @@ struct Turn {
 }
 
 pub fn sim_routes(sim: Arc<SimBackend>) -> Router<AppState> {
-    let press_sim = sim.clone();
     Router::new()
-        .route(
-            "/api/dev/sim/press",
-            post(
-                move |State(app): State<AppState>, body: Result<Bytes, BytesRejection>| {
-                    let sim = press_sim.clone();
-                    async move {
-                        let press: Press = deserialize_strict(&json_body(body)?)?;
-                        let pull = app
-                            .store
-                            .snapshot()
-                            .config
-                            .hardware
-                            .buttons
-                            .iter()
-                            .find(|b| b.pin == press.pin)
-                            .map_or(Pull::Up, |b| b.pull);
-                        sim.press(
-                            press.pin,
-                            pull,
-                            Duration::from_millis(press.hold_ms.min(10_000)),
-                        )
-                        .await
-                        .map_err(|e| ApiError::BadRequest {
-                            code: "not_an_input",
-                            message: e.to_string(),
-                        })?;
-                        Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-                    }
-                },
-            ),
-        )
-        .route(
-            "/api/dev/sim/turn",
-            post(
-                move |State(app): State<AppState>, body: Result<Bytes, BytesRejection>| {
-                    let sim = sim.clone();
-                    async move {
-                        let turn: Turn = deserialize_strict(&json_body(body)?)?;
-                        let encoder = app
-                            .store
-                            .snapshot()
-                            .config
-                            .hardware
-                            .encoder
-                            .clone()
-                            .ok_or_else(|| ApiError::BadRequest {
-                                code: "no_encoder",
-                                message: "no encoder is configured".into(),
-                            })?;
-                        sim.turn(encoder.pin_a, encoder.pin_b, turn.detents.clamp(-200, 200))
-                            .await
-                            .map_err(|e| ApiError::BadRequest {
-                                code: "not_an_input",
-                                message: e.to_string(),
-                            })?;
-                        Ok::<_, ApiError>(StatusCode::NO_CONTENT)
-                    }
-                },
-            ),
-        )
+        .route("/api/dev/sim/press", post(sim_press))
+        .route("/api/dev/sim/turn", post(sim_turn))
+        .layer(Extension(sim))
+}
+
+async fn sim_press(
+    State(app): State<AppState>,
+    Extension(sim): Extension<Arc<SimBackend>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let press: Press = deserialize_strict(&json_body(body)?)?;
+    let pull = app
+        .store
+        .snapshot()
+        .config
+        .hardware
+        .buttons
+        .iter()
+        .find(|b| b.pin == press.pin)
+        .map_or(Pull::Up, |b| b.pull);
+    let hold = Duration::from_millis(press.hold_ms.min(10_000));
+    sim.press(press.pin, pull, hold)
+        .await
+        .map_err(not_an_input)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn sim_turn(
+    State(app): State<AppState>,
+    Extension(sim): Extension<Arc<SimBackend>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let turn: Turn = deserialize_strict(&json_body(body)?)?;
+    let encoder = app
+        .store
+        .snapshot()
+        .config
+        .hardware
+        .encoder
+        .clone()
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "no_encoder",
+            message: "no encoder is configured".into(),
+        })?;
+    sim.turn(encoder.pin_a, encoder.pin_b, turn.detents.clamp(-200, 200))
+        .await
+        .map_err(not_an_input)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn not_an_input(e: HardwareError) -> ApiError {
+    ApiError::BadRequest {
+        code: "not_an_input",
+        message: e.to_string(),
+    }
 }

@@ -27,6 +27,17 @@ pub fn libfaketime() -> PathBuf {
         .expect("libfaketime is missing: run `bash scripts/setup` (Debian package faketime) or set REVEILLE_LIBFAKETIME")
 }
 
+/// The daemon's clock starts at `local` (`YYYY-MM-DD hh:mm:ss`, UTC) and ticks in real time.
+/// A fixed "start at" is the cheapest way for libfaketime to answer each clock read, so
+/// benchmarks measure the daemon, not the preload.
+pub fn start_at(builder: DaemonBuilder, local: &str) -> DaemonBuilder {
+    builder
+        .env("LD_PRELOAD", libfaketime())
+        .env("FAKETIME", format!("@{local}"))
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("TZ", "UTC")
+}
+
 /// A fake wall clock for one daemon, kept as an offset in a file: `set` makes the daemon's
 /// "now" read `to` from this moment on, ticking in real time (a clock step, like NTP's).
 pub struct FakeClock {

@@ -121,6 +121,16 @@ impl Rig {
         assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
     }
 
+    /// `POST /api/sleep-timer` with `body`.
+    pub async fn sleep_timer(&self, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/sleep-timer"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Polls `GET /api/ring` until `accept` holds; panics with the last status after `within`.
     pub async fn wait_for_ring(&self, within: Duration, accept: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + within;
