@@ -314,7 +314,7 @@ async fn asking_for_the_pi_backend_off_a_pi_runs_on_the_simulator_and_says_why()
     rig.ring_now().await;
     rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
         .await;
-    // A pin change is reported as needing a restart.
+    // Pins are the owner's: not over HTTP...
     let patch = rig
         .client
         .patch(rig.url("/api/config"))
@@ -322,8 +322,22 @@ async fn asking_for_the_pi_backend_off_a_pi_runs_on_the_simulator_and_says_why()
         .send()
         .await
         .unwrap();
-    assert_eq!(patch.status(), 200);
-    assert_eq!(hardware(&rig).await["restart_needed"], true);
+    assert_eq!(patch.status(), 403);
+    let body: Value = patch.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "hardware.amplifier.pin");
+    assert_eq!(hardware(&rig).await["restart_needed"], false);
+    // ...but by editing the file on the Pi, and a pin change is reported as needing a restart.
+    let path = rig.dir.path().join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["hardware"]["amplifier"]["pin"] = 22.into();
+    let edit = rig.dir.path().join("edit.tmp");
+    std::fs::write(&edit, serde_json::to_vec(&config).unwrap()).unwrap();
+    std::fs::rename(&edit, &path).unwrap();
+    let deadline = std::time::Instant::now() + SECONDS(10);
+    while hardware(&rig).await["restart_needed"] != true {
+        assert!(std::time::Instant::now() < deadline, "the hand edit was not picked up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

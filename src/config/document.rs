@@ -29,6 +29,17 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// `field` belongs to the Pi's owner (`config::OWNER_ONLY`) and cannot be changed this way.
+    pub fn owner_only(field: impl Into<String>) -> Self {
+        FieldError {
+            code: "owner_only",
+            field: field.into(),
+            message: "is an owner-only setting: change it on the Pi by editing the config file \
+                      (see docs/configuration.md), not over HTTP"
+                .into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -10,11 +10,13 @@
 
 mod alarm;
 mod document;
+mod owner;
 mod validate;
 
 pub use alarm::{Alarm, Day, RingSettings, ScheduleSettings, SpotifySource, TimeOfDay, Vacation};
 pub(crate) use document::syntax_error;
 pub use document::{DocumentError, FieldError, deserialize_strict, parse_document, parse_value};
+pub use owner::{OWNER_ONLY, fill_owner_settings, keep_owner_settings, owner_only_change};
 pub use validate::validate;
 
 use serde::{Deserialize, Serialize};
@@ -297,6 +299,9 @@ pub struct WebSettings {
     pub title: String,
     pub time_format: TimeFormat,
     pub theme: Theme,
+    /// Extra host names the API answers to (e.g. a DNS name of the Pi), besides IP addresses,
+    /// `localhost`, the machine's host name and `<host name>.local`. Owner-only.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for WebSettings {
@@ -305,6 +310,7 @@ impl Default for WebSettings {
             title: "Reveille".to_owned(),
             time_format: TimeFormat::H24,
             theme: Theme::Auto,
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -135,6 +135,7 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
             "must be 1 to 64 characters and not blank",
         ));
     }
+    allowed_hosts(&config.web.allowed_hosts)?;
     Ok(())
 }
 
@@ -322,19 +323,57 @@ fn text(field: &str, value: Option<&str>, max_chars: usize) -> Result<(), FieldE
     }
 }
 
+/// Spotify base URLs carry the access and refresh tokens: `https://` anywhere, plain `http://`
+/// only to this machine (tests, a local proxy).
 fn base_url(field: &str, value: Option<&str>) -> Result<(), FieldError> {
-    match value {
-        Some(url)
-            if !(url.starts_with("http://") || url.starts_with("https://"))
-                || url.chars().any(char::is_whitespace) =>
-        {
-            Err(FieldError::invalid(
-                field,
-                "must be an http:// or https:// URL, or null",
-            ))
-        }
-        _ => Ok(()),
+    let Some(text) = value else {
+        return Ok(());
+    };
+    let refuse = || {
+        FieldError::invalid(
+            field,
+            "must be an https:// URL (http:// only to 127.0.0.1, [::1] or localhost), or null",
+        )
+    };
+    let url = url::Url::parse(text).map_err(|_| refuse())?;
+    if !url.username().is_empty() || url.password().is_some() || url.host().is_none() {
+        return Err(refuse());
     }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(refuse()),
+    }
+}
+
+/// Host names as a browser sends them in `Host`: letters, digits, `-` and `.`.
+fn allowed_hosts(hosts: &[String]) -> Result<(), FieldError> {
+    for (i, host) in hosts.iter().enumerate() {
+        let ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !ok {
+            return Err(FieldError::invalid(
+                format!("web.allowed_hosts[{i}]"),
+                "must be a host name (letters, digits, '-' and '.'), without port or scheme",
+            ));
+        }
+    }
+    if hosts.len() > 16 {
+        return Err(FieldError::invalid(
+            "web.allowed_hosts",
+            "at most 16 names",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -399,6 +438,30 @@ mod tests {
         let mut c = Config::default();
         c.spotify.api_base_url = Some("ftp://x".into());
         assert_eq!(field_of(&c), "spotify.api_base_url");
+        for refused in [
+            "http://evil.example",
+            "http://192.168.1.5:8080",
+            "http://127.0.0.1.evil.example/",
+            "https://user:pw@api.spotify.com",
+            "https://",
+            "not a url",
+        ] {
+            c.spotify.accounts_base_url = Some(refused.into());
+            c.spotify.api_base_url = None;
+            assert_eq!(field_of(&c), "spotify.accounts_base_url", "{refused}");
+        }
+        for accepted in [
+            "https://api.spotify.com/v1",
+            "http://127.0.0.1:4000",
+            "http://[::1]:4000/v1",
+            "http://localhost:9",
+        ] {
+            c.spotify.accounts_base_url = Some(accepted.into());
+            assert!(validate(&c).is_ok(), "{accepted}");
+        }
+        let mut c = Config::default();
+        c.web.allowed_hosts = vec!["alarm.home.arpa".into(), "http://x".into()];
+        assert_eq!(field_of(&c), "web.allowed_hosts[1]");
         let mut c = Config::default();
         c.spotify.device_name = Some("  ".into());
         assert_eq!(field_of(&c), "spotify.device_name");

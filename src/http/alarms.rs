@@ -56,7 +56,6 @@ pub async fn create_alarm(
     let alarm: Alarm = deserialize_strict(&value)?;
     not_in_the_past(&app, &app.store.snapshot().config, &alarm)?;
     let snapshot = app
-        .store
         .transaction(expected, move |config| {
             let mut alarm = alarm;
             alarm.id = loop {
@@ -182,7 +181,6 @@ pub async fn delete_alarm(
     let expected = if_match(&headers)?.flatten();
     find(&app.store.snapshot().config, &id)?;
     let snapshot = app
-        .store
         .transaction(expected, move |config| {
             let index = position(config, &id)?;
             config.alarms.remove(index);
@@ -284,7 +282,6 @@ where
     let checked_app = app.clone();
     let saved_id = id.clone();
     let snapshot = app
-        .store
         .transaction(expected, move |config| {
             let index = position(config, &id)?;
             let alarm = change(&config.alarms[index])?;

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, BODY_LIMIT, etag};
-use crate::config::{Config, parse_document, parse_value};
+use crate::config::{Config, fill_owner_settings, parse_value};
 use crate::store::Snapshot;
 
 #[utoipa::path(
@@ -28,12 +28,14 @@ pub async fn get_config(State(app): State<AppState>) -> Response {
 
 #[utoipa::path(
     put, path = "/api/config", tag = "config",
-    request_body(content = Config, description = "The whole new document; missing fields take their defaults"),
+    request_body(content = Config, description = "The whole new document; missing fields take their defaults, \
+        except owner-only ones, which keep their current values"),
     params(("If-Match" = String, Header, description = "The revision the change is based on (required)")),
     responses(
         (status = 200, description = "Saved", body = Config,
             headers(("ETag" = String, description = "The new revision"))),
         (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 403, description = "Would change an owner-only setting", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Not a valid document", body = ErrorBody),
@@ -47,12 +49,12 @@ pub async fn put_config(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?.ok_or(ApiError::PreconditionRequired)?;
-    let body = body.map_err(|e| ApiError::from_body(e, BODY_LIMIT))?;
-    let new = parse_document(&body)?;
+    let mut body = json_body(body)?;
     let snapshot = app
-        .store
         .transaction(expected, move |config| {
-            *config = new;
+            // Owner-only fields left out keep their values; ones sent must not change them.
+            fill_owner_settings(&mut body, config);
+            *config = parse_value(body)?;
             Ok(())
         })
         .await?;
@@ -68,6 +70,7 @@ pub async fn put_config(
         (status = 200, description = "Saved", body = Config,
             headers(("ETag" = String, description = "The new revision"))),
         (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 403, description = "Would change an owner-only setting", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "The result is not a valid document", body = ErrorBody),
@@ -82,7 +85,6 @@ pub async fn patch_config(
     let expected = if_match(&headers)?.flatten();
     let patch = json_body(body)?;
     let snapshot = app
-        .store
         .transaction(expected, move |config| {
             let mut document = serde_json::to_value(&*config).expect("Config serializes to JSON");
             json_patch::merge(&mut document, &patch);

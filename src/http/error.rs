@@ -62,6 +62,7 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            ApiError::Invalid(e) if e.code == "owner_only" => (StatusCode::FORBIDDEN, e.code),
             ApiError::Invalid(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.code),
             ApiError::PreconditionFailed { .. } => {
                 (StatusCode::PRECONDITION_FAILED, "revision_mismatch")

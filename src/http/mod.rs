@@ -30,10 +30,11 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::config::{Config, FieldError, owner_only_change};
 use crate::hardware::{GpioHardware, SimBackend};
 use crate::runner::RunnerHandle;
 use crate::scheduler::SchedulerHandle;
-use crate::store::ConfigStore;
+use crate::store::{ConfigStore, Snapshot, TxError};
 
 /// Largest request body accepted; a config document is a few KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -141,6 +142,31 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+impl AppState {
+    /// Every write over HTTP goes through here: a store transaction that also refuses to change
+    /// an owner-only setting (`config::OWNER_ONLY`), checked against the document as it is under
+    /// the writer lock, so nothing can slip in between the check and the save.
+    pub(crate) async fn transaction<F>(
+        &self,
+        expected: Option<u64>,
+        change: F,
+    ) -> Result<Arc<Snapshot>, TxError>
+    where
+        F: FnOnce(&mut Config) -> Result<(), FieldError> + Send + 'static,
+    {
+        self.store
+            .transaction(expected, move |config| {
+                let before = config.clone();
+                change(config)?;
+                match owner_only_change(&before, config) {
+                    Some(field) => Err(FieldError::owner_only(field)),
+                    None => Ok(()),
+                }
+            })
+            .await
+    }
 }
 
 /// The ETag for a revision: the number, quoted.
