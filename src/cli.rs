@@ -1,5 +1,6 @@
 //! The command line: `reveille run` (the daemon), `reveille check-config` (for people who
-//! edit the file by hand), and `reveille stop|snooze` (talk to the running daemon's API).
+//! edit the file by hand), `reveille password` (the owner's password, on the Pi), and
+//! `reveille stop|snooze` (talk to the running daemon's API).
 //! Errors end in a one-line message and a non-zero exit code.
 
 use std::io::IsTerminal;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::auth::{CliToken, PasswordFile};
 use crate::daemon::{self, DEFAULT_LISTEN, RunOptions};
 use crate::store;
 
@@ -43,12 +45,29 @@ enum Command {
         /// The running daemon's API.
         #[arg(long, env = "REVEILLE_URL", default_value = DEFAULT_URL)]
         url: String,
+        /// The daemon's config file; its directory holds the token that lets the CLI in when
+        /// a password is set [default: as for `run`]
+        #[arg(long, env = "REVEILLE_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Snooze the ringing alarm (after its maximum snoozes: stop it).
     Snooze {
         /// The running daemon's API.
         #[arg(long, env = "REVEILLE_URL", default_value = DEFAULT_URL)]
         url: String,
+        /// As for `stop`.
+        #[arg(long, env = "REVEILLE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Set the password the API asks for (read from the terminal, or the first line of
+    /// standard input); run it on the Pi as root or the service user.
+    Password {
+        /// The daemon's config file; the password is kept beside it [default: as for `run`]
+        #[arg(long, env = "REVEILLE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Remove the password: the API is open to the home network again.
+        #[arg(long)]
+        remove: bool,
     },
     /// Check a config file and say what is wrong with it, if anything.
     CheckConfig {
@@ -63,8 +82,9 @@ const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 
 pub fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Stop { url } => control(&url, "stop"),
-        Command::Snooze { url } => control(&url, "snooze"),
+        Command::Stop { url, config } => control(&url, config, "stop"),
+        Command::Snooze { url, config } => control(&url, config, "snooze"),
+        Command::Password { config, remove } => password(config, remove),
         Command::Run {
             config,
             listen,
@@ -103,18 +123,25 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `POST /api/ring/<action>` on the running daemon; prints what happened.
-fn control(url: &str, action: &str) -> ExitCode {
+/// `POST /api/ring/<action>` on the running daemon; prints what happened. Sends the daemon's
+/// CLI token when this user can read it, so a password does not stand in the way on the Pi.
+fn control(url: &str, config: Option<PathBuf>, action: &str) -> ExitCode {
     let endpoint = format!("{}/api/ring/{action}", url.trim_end_matches('/'));
+    let config = config.unwrap_or_else(daemon::default_config_path);
+    let token = config.parent().and_then(CliToken::read);
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())
         .and_then(|runtime| {
             runtime.block_on(async {
-                let response = reqwest::Client::new()
+                let mut request = reqwest::Client::new()
                     .post(&endpoint)
-                    .timeout(std::time::Duration::from_secs(10))
+                    .timeout(std::time::Duration::from_secs(10));
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request
                     .send()
                     .await
                     .map_err(|e| format!("cannot reach the daemon at {url}: {e}"))?;
@@ -138,6 +165,88 @@ fn control(url: &str, action: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `reveille password`: sets or removes the owner's password.
+fn password(config: Option<PathBuf>, remove: bool) -> ExitCode {
+    let config = config.unwrap_or_else(daemon::default_config_path);
+    let dir = match config.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let file = PasswordFile::new(&dir);
+    let result = if remove {
+        file.remove()
+            .map(|removed| {
+                if removed {
+                    "password removed: the API is open to the home network".to_owned()
+                } else {
+                    "no password was set".to_owned()
+                }
+            })
+            .map_err(|e| format!("cannot remove {}: {e}", file.path().display()))
+    } else {
+        read_new_password().and_then(|password| {
+            file.set(&password)
+                .map(|()| {
+                    format!(
+                        "password set ({}); phones log in on the page",
+                        file.path().display()
+                    )
+                })
+                .map_err(|e| e.to_string())
+        })
+    };
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("reveille: password: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// From a terminal: asked twice without echo. Otherwise the first line of standard input.
+fn read_new_password() -> Result<String, String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdin.lock(), &mut line)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = prompt_hidden("New password: ")?;
+    let second = prompt_hidden("Again: ")?;
+    if first != second {
+        return Err("the two passwords differ; nothing changed".into());
+    }
+    Ok(first)
+}
+
+fn prompt_hidden(prompt: &str) -> Result<String, String> {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let fd = std::io::stdin().as_raw_fd();
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    // SAFETY: termios is plain data, filled by tcgetattr before use; fd is stdin, a terminal.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        return Err("cannot read the terminal's settings".into());
+    }
+    let mut quiet = saved;
+    quiet.c_lflag &= !libc::ECHO;
+    // SAFETY: as above; the saved settings are restored below on every path.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    eprintln!();
+    read.map_err(|e| format!("cannot read the terminal: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn run(options: RunOptions) -> anyhow::Result<()> {

@@ -114,7 +114,20 @@ pub async fn run(
     // Tells systemd (Type=notify) that the API is up; a no-op outside systemd.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 
-    let app = http::router(store, schedule, ringer, Some(hardware.clone()), sim_control);
+    // The CLI on the Pi (root, the service's group) reads this token instead of typing the
+    // password. Without it the CLI still works when no password is set.
+    let access = http::Access::with_new_cli_token(&state_dir).unwrap_or_else(|e| {
+        tracing::warn!(dir = %state_dir.display(), "cannot write the CLI token, so the command line needs the password: {e}");
+        http::Access::new(&state_dir, None)
+    });
+    let app = http::router(
+        store,
+        schedule,
+        ringer,
+        Some(hardware.clone()),
+        sim_control,
+        access,
+    );
     // The scheduler and the runner never end on their own: if one does (a panic), alarms would
     // silently stop, so the daemon exits non-zero and systemd restarts it.
     let (mut scheduler, mut runner) = (scheduler, runner);

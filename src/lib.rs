@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only calls [`cli::main`]. See `ARCHITECTURE.md` for
 //! the bird's-eye view and the invariants.
 
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -224,3 +224,64 @@ async fn writes_acknowledged_before_a_sigkill_survive_it() {
         "too few writes landed to test anything: {total_acked}"
     );
 }
+
+/// Runs `reveille <args>` with `stdin` as standard input; returns (success, stdout, stderr).
+fn cli(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("REVEILLE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test]
+async fn the_owners_password_locks_the_api_but_not_the_cli_on_the_pi() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let config = path.to_str().unwrap();
+
+    let (ok, _, err) = cli(&["password", "--config", config], "short\n");
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("at least 8"), "{err}");
+
+    let (ok, out, err) = cli(&["password", "--config", config], "correct horse\n");
+    assert!(ok, "{err}");
+    assert!(out.contains("password set"), "{out}");
+    let daemon = Daemon::start(&path).unwrap();
+
+    let status = reqwest::get(daemon.url("/api/status")).await.unwrap();
+    assert_eq!(status.status(), 401);
+    // The CLI on the Pi reads the daemon's token: it gets past the password to the runner,
+    // which says nothing is ringing.
+    let url = daemon.url("");
+    let (ok, _, err) = cli(&["stop", "--url", &url, "--config", config], "");
+    assert!(!ok);
+    assert!(err.contains("nothing is ringing"), "{err}");
+    // Without the token it is just another client.
+    std::fs::remove_file(dir.path().join("cli-token")).unwrap();
+    let (ok, _, err) = cli(&["snooze", "--url", &url, "--config", config], "");
+    assert!(!ok);
+    assert!(err.contains("log in"), "{err}");
+
+    let (ok, out, _) = cli(&["password", "--config", config, "--remove"], "");
+    assert!(ok && out.contains("removed"), "{out}");
+    let status = reqwest::get(daemon.url("/api/status")).await.unwrap();
+    assert_eq!(status.status(), 200);
+    let status: serde_json::Value = status.json().await.unwrap();
+    assert_eq!(status["access"]["password_set"], false);
+}

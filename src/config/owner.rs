@@ -87,11 +87,15 @@ fn first_difference(path: &str, old: &Value, new: &Value) -> Option<String> {
                 let (x, y) = (x.unwrap_or(&Value::Null), y.unwrap_or(&Value::Null));
                 first_difference(&format!("{path}.{key}"), x, y)
             }),
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
-            .iter()
-            .zip(b)
-            .enumerate()
-            .find_map(|(i, (x, y))| first_difference(&format!("{path}[{i}]"), x, y)),
+        // Into lists of objects (buttons), not lists of words (a command line).
+        (Value::Array(a), Value::Array(b))
+            if a.len() == b.len() && a.iter().chain(b).all(Value::is_object) =>
+        {
+            a.iter()
+                .zip(b)
+                .enumerate()
+                .find_map(|(i, (x, y))| first_difference(&format!("{path}[{i}]"), x, y))
+        }
         _ => Some(path.to_owned()),
     }
 }
@@ -125,9 +129,16 @@ mod tests {
     #[test]
     fn each_owner_only_field_is_named_down_to_the_leaf() {
         let old = wired();
-        let changes: [(fn(&mut Config), &str); 7] = [
-            (|c| c.fallback.command = vec!["/bin/sh".into()], "fallback.command"),
-            (|c| c.fallback.sound_file = Some("/etc/shadow".into()), "fallback.sound_file"),
+        type Change = (fn(&mut Config), &'static str);
+        let changes: [Change; 7] = [
+            (
+                |c| c.fallback.command = vec!["/bin/sh".into()],
+                "fallback.command",
+            ),
+            (
+                |c| c.fallback.sound_file = Some("/etc/shadow".into()),
+                "fallback.sound_file",
+            ),
             (
                 |c| c.spotify.api_base_url = Some("https://x.example".into()),
                 "spotify.api_base_url",
@@ -138,7 +149,10 @@ mod tests {
             ),
             (|c| c.hardware.buttons[1].pin = 7, "hardware.buttons[1].pin"),
             (|c| c.hardware.amplifier = None, "hardware.amplifier"),
-            (|c| c.web.allowed_hosts = vec!["x".into()], "web.allowed_hosts"),
+            (
+                |c| c.web.allowed_hosts = vec!["x".into()],
+                "web.allowed_hosts",
+            ),
         ];
         for (change, field) in changes {
             let mut new = old.clone();
@@ -175,7 +189,10 @@ mod tests {
 
         let mut body = json!({});
         fill_owner_settings(&mut body, &current);
-        assert_eq!(owner_only_change(&current, &parse_value(body).unwrap()), None);
+        assert_eq!(
+            owner_only_change(&current, &parse_value(body).unwrap()),
+            None
+        );
 
         // A field the body carries is the client's and is compared, not replaced.
         let mut body = json!({"fallback": {"command": ["/bin/sh"]}});

@@ -36,6 +36,15 @@ pub enum ApiError {
     /// The request is fine but the daemon's state does not allow it now.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Refused by the trust boundary (`guard`): wrong host, cross-site, not JSON, no login.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    #[error("too many login attempts from this address; try again in {retry_after_seconds} s")]
+    TooManyRequests { retry_after_seconds: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -77,6 +86,10 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Refused { status, code, .. } => (*status, code),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -146,10 +159,20 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if let ApiError::PreconditionFailed { current, .. } = self {
-            response
-                .headers_mut()
-                .insert(header::ETAG, super::etag(current));
+        match self {
+            ApiError::PreconditionFailed { current, .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::ETAG, super::etag(current));
+            }
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_seconds.into());
+            }
+            _ => {}
         }
         response
     }

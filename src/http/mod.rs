@@ -11,11 +11,14 @@
 mod alarms;
 mod config;
 mod error;
+mod guard;
 mod hardware;
 mod ring;
+mod session;
 mod status;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use guard::Access;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +50,8 @@ pub struct AppState {
     pub runner: RunnerHandle,
     /// `None` in tests of other parts.
     pub hardware: Option<Arc<GpioHardware>>,
+    /// The password, sessions and the CLI token (`guard`).
+    pub access: Arc<Access>,
     started: Instant,
     started_at: DateTime<Utc>,
     openapi: Arc<serde_json::Value>,
@@ -61,6 +66,7 @@ pub struct AppState {
         (name = "ring", description = "The alarm ringing now: stop, snooze, volume; history"),
         (name = "hardware", description = "GPIO devices"),
         (name = "status", description = "Health and status"),
+        (name = "session", description = "Log in and out when the owner set a password"),
     )
 )]
 struct ApiDoc;
@@ -93,6 +99,11 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ring::history))
         .routes(routes!(ring::sleep_timer))
         .routes(routes!(hardware::self_test))
+        .routes(routes!(
+            session::session_state,
+            session::log_in,
+            session::log_out
+        ))
         .split_for_parts()
 }
 
@@ -110,6 +121,7 @@ pub fn router(
     runner: RunnerHandle,
     hardware: Option<Arc<GpioHardware>>,
     sim_control: Option<Arc<SimBackend>>,
+    access: Access,
 ) -> Router {
     let (routes, api) = routes();
     let state = AppState {
@@ -117,6 +129,7 @@ pub fn router(
         scheduler,
         runner,
         hardware,
+        access: Arc::new(access),
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),
@@ -129,6 +142,10 @@ pub fn router(
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 
@@ -139,9 +156,13 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds the login rate limit and the CLI token's loopback check.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 impl AppState {

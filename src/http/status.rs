@@ -43,6 +43,13 @@ pub struct Status {
     pub runner: RunnerStatus,
     /// GPIO backend, line levels, recent events; `null` without hardware support.
     pub hardware: Option<HardwareStatus>,
+    pub access: AccessStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessStatus {
+    /// The owner set a password: every route but `/healthz` and the login needs a session.
+    pub password_set: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -85,6 +92,9 @@ pub async fn status(State(app): State<AppState>) -> Json<Status> {
             .hardware
             .as_ref()
             .map(|h| h.status(&snapshot.config.hardware)),
+        access: AccessStatus {
+            password_set: app.access.password_set(),
+        },
     })
 }
 

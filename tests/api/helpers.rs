@@ -65,7 +65,14 @@ pub async fn spawn_app() -> TestApp {
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(http::serve(
         listener,
-        http::router(store.clone(), schedule, ringer, None, None),
+        http::router(
+            store.clone(),
+            schedule,
+            ringer,
+            None,
+            None,
+            http::Access::new(dir.path(), None),
+        ),
         std::future::pending(),
     ));
     TestApp {

@@ -29,6 +29,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/history"),
     ("post", "/api/sleep-timer"),
     ("post", "/api/hardware/test"),
+    ("get", "/api/session"),
+    ("post", "/api/session"),
+    ("delete", "/api/session"),
 ];
 
 #[tokio::test]
