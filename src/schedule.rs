@@ -168,30 +168,39 @@ pub fn next_after(
     if !alarm.enabled {
         return Ok(None);
     }
+    // The occurrence on `date` if it is after `after`. An instant chrono cannot represent lies
+    // beyond one end of its range: before the start it precedes any `after` (a past
+    // occurrence); past the end it would be the next one, and cannot be computed.
     let occurrence = |date: NaiveDate| {
         let local = date.and_time(alarm.time.time());
-        let at = resolve(zone, local).ok_or_else(|| {
-            Unschedulable(format!(
+        match resolve(zone, local) {
+            Some(at) => Ok((at > after).then(|| Occurrence {
+                alarm_id: alarm.id.clone(),
+                label: alarm.label.clone(),
+                date,
+                at,
+            })),
+            None if local.year() < 1970 => Ok(None),
+            None => Err(Unschedulable(format!(
                 "{local} in {} is outside the supported time range",
                 zone.name()
-            ))
-        })?;
-        Ok(Occurrence {
-            alarm_id: alarm.id.clone(),
-            label: alarm.label.clone(),
-            date,
-            at,
-        })
+            ))),
+        }
     };
     if let Some(date) = alarm.date {
-        return Ok(Some(occurrence(date)?).filter(|o| o.at > after));
+        return occurrence(date);
     }
     let out_of_range = || {
         Unschedulable(format!(
             "no occurrence after {after} lies in the supported time range"
         ))
     };
-    let today = local_time(zone, after).ok_or_else(out_of_range)?.date();
+    let today = match local_time(zone, after) {
+        Some(t) => t.date(),
+        // Before the first representable local day: every day from it on comes after.
+        None if after.year() < 1970 => NaiveDate::MIN,
+        None => return Err(out_of_range()),
+    };
     // Start a day early: DST can move an occurrence across midnight in UTC terms. (At the
     // first representable day there is no day before to look at.)
     let first = today.checked_sub_days(Days::new(1)).unwrap_or(today);
@@ -204,8 +213,7 @@ pub fn next_after(
         if !rings_that_day {
             continue;
         }
-        let o = occurrence(date)?;
-        if o.at > after {
+        if let Some(o) = occurrence(date)? {
             return Ok(Some(o));
         }
     }
@@ -318,8 +326,9 @@ pub struct BrokenAlarm {
     pub reason: String,
 }
 
-/// The alarms [`due`] and [`next_wakeup`] leave out because their occurrences cannot be
-/// computed, in document order. Empty for every valid document unless the clock (or a saved
+/// The alarms whose occurrences cannot be computed, in document order: [`due`] or
+/// [`next_wakeup`] leaves them out (at the very end of the range an alarm may still be due
+/// once while its next occurrence cannot be computed). Empty for every valid document unless the clock (or a saved
 /// `handled_until`) lies within days of chrono's limits, some 262 000 years away.
 pub fn broken(
     config: &Config,
