@@ -256,11 +256,21 @@ fn due_one(
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let mut after = handled_until(state, alarm, now).max(week_ago);
     let mut latest = None;
-    while let Some(o) = next_after(alarm, zone, after)?.filter(|o| o.at <= now) {
-        after = o.at;
-        latest = Some(o);
-        if is_one_shot(alarm) {
-            break;
+    loop {
+        match next_after(alarm, zone, after) {
+            Ok(Some(o)) if o.at <= now => {
+                after = o.at;
+                let one_shot = is_one_shot(alarm);
+                latest = Some(o);
+                if one_shot {
+                    break;
+                }
+            }
+            Ok(_) => break,
+            // A later occurrence that cannot be computed must not keep this one from ringing
+            // (at the end of the range); `broken` reports the alarm by its next occurrence.
+            Err(_) if latest.is_some() => break,
+            Err(e) => return Err(e),
         }
     }
     let Some(occurrence) = latest else {

@@ -525,3 +525,15 @@ fn a_clock_at_the_ends_of_time_breaks_nothing() {
         assert!(!broken.is_empty(), "{now}");
     }
 }
+
+#[test]
+fn the_last_computable_occurrence_still_rings() {
+    // New York on chrono's last day: 16:00 local is 21:00Z, the next day does not exist.
+    let zone: Tz = "America/New_York".parse().unwrap();
+    let c = config(vec![alarm("a", "16:00", EVERY_DAY)]);
+    let state = handled(&c, "+262142-12-31T20:00:00Z");
+    let found = due(&c, zone, &state, utc("+262142-12-31T21:00:05Z"));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].occurrence.at, utc("+262142-12-31T21:00:00Z"));
+    assert_eq!(found[0].decision, Decision::Ring);
+}
