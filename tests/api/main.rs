@@ -4,5 +4,6 @@ mod alarms;
 mod concurrency;
 mod config_api;
 mod external_edits;
+mod far_future;
 mod helpers;
 mod openapi;
