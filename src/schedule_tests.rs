@@ -190,11 +190,30 @@ fn local_times_resolve_by_the_dst_rules_in_every_kind_of_zone() {
             "23:59",
             "2026-07-01T11:14:00Z",
         ),
+        // Africa/Monrovia left its -00:44:30 offset on 1972-01-07: a gap that ends 30 s into a
+        // minute (00:44:30 local), which whole-minute probing alone would place at 00:45.
+        (
+            "Africa/Monrovia",
+            "1972-01-07",
+            "00:30",
+            "1972-01-07T00:44:30Z",
+        ),
+        // Pacific/Apia skipped all of 2011-12-30: the day's alarm rings when the 31st begins.
+        (
+            "Pacific/Apia",
+            "2011-12-30",
+            "07:00",
+            "2011-12-30T10:00:00Z",
+        ),
     ];
     for (zone, day, time, expected) in table {
         let zone: Tz = zone.parse().unwrap();
         let local = date(day).and_time(time.parse::<TimeOfDay>().unwrap().time());
-        assert_eq!(resolve(zone, local), utc(expected), "{zone} {day} {time}");
+        assert_eq!(
+            resolve(zone, local),
+            Some(utc(expected)),
+            "{zone} {day} {time}"
+        );
     }
 }
 
@@ -432,4 +451,89 @@ fn changing_the_time_zone_re_arms_alarms() {
     // 07:00 in Kolkata (01:30Z) has just passed under the new zone: not rung.
     let zone: Tz = "Asia/Kolkata".parse().unwrap();
     assert!(due(&c, zone, &state, now).is_empty());
+}
+
+/// The document from the issue: a one-shot on chrono's last day, in a zone behind UTC. Its
+/// instant is past the end of chrono's range; resolving it once overflowed and aborted.
+fn issue_config() -> (Config, Tz) {
+    let mut far = alarm("far", "23:59", &[]);
+    far.date = Some(NaiveDate::MAX);
+    let c = Config {
+        time_zone: Some("America/New_York".into()),
+        ..config(vec![far, alarm("daily", "07:00", EVERY_DAY)])
+    };
+    (c, "America/New_York".parse().unwrap())
+}
+
+#[test]
+fn instants_outside_chronos_range_resolve_to_none() {
+    let (_, zone) = issue_config();
+    assert_eq!(
+        resolve(zone, NaiveDate::MAX.and_hms_opt(23, 59, 0).unwrap()),
+        None
+    );
+    let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+    assert_eq!(
+        resolve(tokyo, NaiveDate::MIN.and_hms_opt(0, 0, 0).unwrap()),
+        None
+    );
+    assert_eq!(local_time(tokyo, DateTime::<Utc>::MAX_UTC), None);
+}
+
+#[test]
+fn an_alarm_that_cannot_be_computed_is_skipped_and_reported_and_the_others_ring() {
+    let (c, zone) = issue_config();
+    let now = utc("2026-11-23T11:00:00Z");
+    let mut state = ScheduleState::default();
+    reconcile(&c, &mut state, now);
+    let broken = broken(&c, zone, &state, now);
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0].alarm_id, "far");
+    assert!(
+        broken[0]
+            .reason
+            .contains("outside the supported time range"),
+        "{}",
+        broken[0].reason
+    );
+    // 07:00 New York is 12:00Z: the daily alarm is still what the scheduler waits for and rings.
+    assert_eq!(
+        next_wakeup(&c, zone, &state, now),
+        Some(utc("2026-11-23T12:00:00Z"))
+    );
+    let later = utc("2026-11-23T12:00:30Z");
+    let found = due(&c, zone, &state, later);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].occurrence.alarm_id, "daily");
+    assert_eq!(found[0].decision, Decision::Ring);
+    let listed = upcoming(&c, zone, &state, now, 3);
+    assert!(listed.iter().all(|d| d.occurrence.alarm_id == "daily"));
+    assert_eq!(listed.len(), 3);
+}
+
+#[test]
+fn a_clock_at_the_ends_of_time_breaks_nothing() {
+    let (c, zone) = issue_config();
+    for now in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+        let mut state = ScheduleState::default();
+        reconcile(&c, &mut state, now);
+        let _ = due(&c, zone, &state, now);
+        let _ = upcoming(&c, zone, &state, now, 5);
+        let _ = next_wakeup(&c, zone, &state, now);
+        // At the end of time no daily occurrence is left to compute: reported, not a panic.
+        let broken = broken(&c, zone, &state, now);
+        assert!(!broken.is_empty(), "{now}");
+    }
+}
+
+#[test]
+fn the_last_computable_occurrence_still_rings() {
+    // New York on chrono's last day: 16:00 local is 21:00Z, the next day does not exist.
+    let zone: Tz = "America/New_York".parse().unwrap();
+    let c = config(vec![alarm("a", "16:00", EVERY_DAY)]);
+    let state = handled(&c, "+262142-12-31T20:00:00Z");
+    let found = due(&c, zone, &state, utc("+262142-12-31T21:00:05Z"));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].occurrence.at, utc("+262142-12-31T21:00:00Z"));
+    assert_eq!(found[0].decision, Decision::Ring);
 }

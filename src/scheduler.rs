@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 
 use crate::clock::SharedClock;
 use crate::config::{Alarm, Config};
-use crate::schedule::{self, Decision, Due, ScheduleState};
+use crate::schedule::{self, BrokenAlarm, Decision, Due, ScheduleState};
 use crate::store::{ConfigStore, StoreFiles};
 
 /// How many handled occurrences the status keeps.
@@ -52,6 +52,9 @@ pub struct SchedulerStatus {
     pub clock_synchronized: Option<bool>,
     /// Set while the clock is neither synchronized nor trusted (`schedule.trust_clock`).
     pub clock_warning: Option<String>,
+    /// Alarms whose occurrences cannot be computed, with the reason: they do not ring until
+    /// fixed, and the others ring as usual. Empty when all is well.
+    pub broken_alarms: Vec<BrokenAlarm>,
     /// Occurrences handled lately (rung, skipped, missed), newest first.
     pub recent_events: Vec<ScheduleEvent>,
     /// When the scheduler last looked at the clock.
@@ -149,6 +152,8 @@ pub struct Scheduler {
     clock_synchronized: Box<dyn Fn() -> Option<bool> + Send + Sync>,
     view: Arc<ArcSwap<View>>,
     events: VecDeque<ScheduleEvent>,
+    /// As last reported, so each alarm is logged once when it breaks and once when it heals.
+    broken: Vec<BrokenAlarm>,
 }
 
 impl Scheduler {
@@ -178,6 +183,7 @@ impl Scheduler {
                 next_firing: None,
                 clock_synchronized: None,
                 clock_warning: None,
+                broken_alarms: Vec::new(),
                 recent_events: Vec::new(),
                 heartbeat: now,
             },
@@ -196,6 +202,7 @@ impl Scheduler {
             clock_synchronized,
             view,
             events: VecDeque::new(),
+            broken: Vec::new(),
         };
         Ok((scheduler, handle))
     }
@@ -226,6 +233,7 @@ impl Scheduler {
         let now = self.clock.now();
 
         let mut changed = schedule::reconcile(config, &mut self.state, now);
+        self.note_broken(schedule::broken(config, zone, &self.state, now));
         let due = schedule::due(config, zone, &self.state, now);
         for d in &due {
             if let Some(s) = self.state.alarms.get_mut(&d.occurrence.alarm_id) {
@@ -286,13 +294,29 @@ impl Scheduler {
                 next_firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
                 clock_synchronized: synchronized,
                 clock_warning,
+                broken_alarms: self.broken.clone(),
                 recent_events: self.events.iter().cloned().collect(),
                 heartbeat: now,
             },
             state: self.state.clone(),
         }));
+        // Nothing to wait for: look again in a day (each sleep is bounded by the clock anyway).
         schedule::next_wakeup(config, zone, &self.state, now)
-            .unwrap_or(now + chrono::Duration::days(1))
+            .or_else(|| now.checked_add_signed(chrono::Duration::days(1)))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Logs alarms that became unschedulable (or changed reason) and those that recovered.
+    fn note_broken(&mut self, broken: Vec<BrokenAlarm>) {
+        for b in broken.iter().filter(|b| !self.broken.contains(b)) {
+            tracing::error!(alarm = %b.alarm_id, label = %b.label, reason = %b.reason, "ALARM WILL NOT RING: its occurrences cannot be computed; the other alarms ring as usual");
+        }
+        for b in &self.broken {
+            if !broken.iter().any(|now| now.alarm_id == b.alarm_id) {
+                tracing::info!(alarm = %b.alarm_id, "alarm can be scheduled again");
+            }
+        }
+        self.broken = broken;
     }
 
     fn report(&mut self, due: &Due, alarm: &Alarm, late_seconds: i64, now: DateTime<Utc>) {

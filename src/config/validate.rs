@@ -7,6 +7,12 @@ use super::{Alarm, Config, FORMAT_VERSION, FieldError, HardwareSettings};
 /// More alarms than anyone sets; bounds the document and the scheduler's work.
 pub const MAX_ALARMS: usize = 64;
 
+/// The years a one-shot date or a vacation day may lie in. Validation is pure (no clock), so
+/// this is an absolute bound: far enough to never refuse a real alarm, near enough that every
+/// schedule computation on such a date (any zone, DST, a day either side) stays in chrono's
+/// range. The alarm endpoints also refuse one-shots more than ten years after today.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2199;
+
 /// BCM GPIO numbers on the 40-pin header. 0 and 1 are the HAT ID EEPROM's I2C bus.
 const HEADER_GPIOS: std::ops::RangeInclusive<u8> = 2..=27;
 /// I2C bus 1 (the header's SDA/SCL), reserved when an I2C device is configured on it.
@@ -53,6 +59,10 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
         0,
         120,
     )?;
+    if let Some(vacation) = &schedule.vacation {
+        date_in_range("schedule.vacation.from", vacation.from)?;
+        date_in_range("schedule.vacation.until", vacation.until)?;
+    }
     if let Some(vacation) = &schedule.vacation
         && vacation.from > vacation.until
     {
@@ -171,6 +181,9 @@ fn validate_alarm(at: &str, alarm: &Alarm, config: &Config) -> Result<(), FieldE
             format!("{at}.date"),
             "must be null for a repeating alarm (use either repeat or date)",
         ));
+    }
+    if let Some(date) = alarm.date {
+        date_in_range(&format!("{at}.date"), date)?;
     }
     let ring = &alarm.ring;
     text(
@@ -307,6 +320,21 @@ fn range(field: &str, value: u32, min: u32, max: u32) -> Result<(), FieldError> 
         Err(FieldError::invalid(
             field,
             format!("{value} is out of range ({min} to {max})"),
+        ))
+    }
+}
+
+fn date_in_range(field: &str, date: chrono::NaiveDate) -> Result<(), FieldError> {
+    if DATE_YEARS.contains(&chrono::Datelike::year(&date)) {
+        Ok(())
+    } else {
+        Err(FieldError::invalid(
+            field,
+            format!(
+                "{date} is out of range (years {} to {})",
+                DATE_YEARS.start(),
+                DATE_YEARS.end()
+            ),
         ))
     }
 }
@@ -585,5 +613,59 @@ mod tests {
             until: "2026-12-01".parse().unwrap(),
         });
         assert_eq!(field_of(&c), "schedule.vacation.until");
+    }
+
+    #[test]
+    fn dates_lie_within_the_supported_years() {
+        let cases = [
+            (
+                r#"{"alarms": [{"id": "a", "time": "06:45", "date": "2199-12-31"}]}"#,
+                None,
+            ),
+            (
+                r#"{"alarms": [{"id": "a", "time": "06:45", "date": "2000-01-01"}]}"#,
+                None,
+            ),
+            (
+                r#"{"alarms": [{"id": "a", "time": "06:45", "date": "2200-01-01"}]}"#,
+                Some("alarms[0].date"),
+            ),
+            (
+                r#"{"alarms": [{"id": "a", "time": "06:45", "date": "1999-12-31"}]}"#,
+                Some("alarms[0].date"),
+            ),
+            // The document from the issue that aborted the daemon.
+            (
+                r#"{"time_zone": "America/New_York",
+                    "alarms": [{"id": "a", "time": "23:59", "date": "+262142-12-31"}]}"#,
+                Some("alarms[0].date"),
+            ),
+            (
+                r#"{"alarms": [{"id": "a", "time": "00:00", "date": "-262143-01-01"}]}"#,
+                Some("alarms[0].date"),
+            ),
+            (
+                r#"{"schedule": {"vacation": {"from": "2026-12-24", "until": "+262142-12-31"}}}"#,
+                Some("schedule.vacation.until"),
+            ),
+            (
+                r#"{"schedule": {"vacation": {"from": "1066-10-14", "until": "2026-12-31"}}}"#,
+                Some("schedule.vacation.from"),
+            ),
+        ];
+        for (document, field) in cases {
+            let result = crate::config::parse_document(document.as_bytes());
+            match field {
+                None => assert!(result.is_ok(), "{document}: {result:?}"),
+                Some(field) => {
+                    let error = result.unwrap_err().to_string();
+                    assert!(
+                        error.starts_with(&format!("{field}:")),
+                        "{document}: {error}"
+                    );
+                    assert!(error.contains("2000 to 2199"), "{error}");
+                }
+            }
+        }
     }
 }

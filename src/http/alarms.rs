@@ -10,6 +10,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::Months;
 use serde::Deserialize;
 
 use super::config::{if_match, json_body};
@@ -300,14 +301,31 @@ where
     Ok(with_etag(&snapshot, Json(alarm)).into_response())
 }
 
-/// A dated one-shot must lie in the future when it is set (a passed one would never ring).
+/// How far ahead a one-shot may be dated when set through the alarm endpoints. Validation
+/// bounds the year absolutely (`config::DATE_YEARS`); this is the sensible horizon relative to
+/// today, which only a handler that reads the clock can check.
+pub const ONE_SHOT_HORIZON_YEARS: u32 = 10;
+
+/// A dated one-shot must lie in the future when it is set (a passed one would never ring), and
+/// within [`ONE_SHOT_HORIZON_YEARS`] (a typo like `2226` for `2026` would never ring either).
 fn not_in_the_past(app: &AppState, config: &Config, alarm: &Alarm) -> Result<(), FieldError> {
     let (Some(date), true, true) = (alarm.date, alarm.enabled, alarm.repeat.is_empty()) else {
         return Ok(());
     };
     let (zone, _) = resolve_zone(config);
+    let now = app.scheduler.clock().now();
+    let latest = schedule::local_time(zone, now).and_then(|t| {
+        t.date()
+            .checked_add_months(Months::new(12 * ONE_SHOT_HORIZON_YEARS))
+    });
+    if latest.is_none_or(|latest| date > latest) {
+        return Err(FieldError::invalid(
+            "date",
+            format!("{date} is more than {ONE_SHOT_HORIZON_YEARS} years ahead"),
+        ));
+    }
     let at = schedule::resolve(zone, date.and_time(alarm.time.time()));
-    if at <= app.scheduler.clock().now() {
+    if at.is_none_or(|at| at <= now) {
         return Err(FieldError::invalid(
             "date",
             format!("{date} {} has already passed", alarm.time),

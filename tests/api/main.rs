@@ -4,6 +4,7 @@ mod alarms;
 mod concurrency;
 mod config_api;
 mod external_edits;
+mod far_future;
 mod helpers;
 mod openapi;
 mod trust;
