@@ -12,10 +12,16 @@ mod alarms;
 mod config;
 mod error;
 mod hardware;
+mod limits;
+mod listener;
 mod ring;
 mod status;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use limits::{
+    ConnectionLimits, ConnectionStats, HttpStatus, open_files_limit, raise_open_files_limit,
+};
+pub use listener::serve_with_limits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -133,15 +139,19 @@ pub fn router(
 }
 
 /// Serves `app` on an already bound listener until `shutdown` completes, then lets requests in
-/// flight finish.
+/// flight finish (bounded). Connection limits for this process; see [`serve_with_limits`].
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with_limits(
+        listener,
+        app,
+        ConnectionLimits::for_this_process(),
+        shutdown,
+    )
+    .await
 }
 
 impl AppState {
