@@ -18,8 +18,8 @@ use utoipa::ToSchema;
 
 /// Descriptors kept free for everything but HTTP clients after start: Spotify sockets (a
 /// few), DNS lookups, the sound process (null devices, exec pipe, pidfd), durable saves (temp
-/// file, directory, backup), the journal and history, logs. A ring needs about 15 at its peak;
-/// the rest is margin for what a future change adds.
+/// file, directory, backup), the journal and history, logs. A ring should need fewer than
+/// 20 at once (an estimate, not measured); the rest is margin for what a future change adds.
 pub const FD_RESERVE: u64 = 64;
 /// More connections than a household of phones needs; also bounds memory on a Pi Zero.
 pub const MAX_CONNECTIONS_CAP: usize = 256;
