@@ -23,6 +23,9 @@ use utoipa::ToSchema;
 pub const FD_RESERVE: u64 = 64;
 /// More connections than a household of phones needs; also bounds memory on a Pi Zero.
 pub const MAX_CONNECTIONS_CAP: usize = 256;
+/// Connections accepted while every slot is taken, waiting for an evicted one to close; more
+/// are closed at once. Part of the descriptor budget.
+pub const WAITING: usize = 8;
 /// Below this the server would be useless; used (with a warning) when the limit is tiny.
 pub const MIN_CONNECTIONS: usize = 4;
 /// A client must send a whole request head within this. hyper 1.x starts the same timer when
@@ -55,13 +58,13 @@ pub struct ConnectionLimits {
 
 impl ConnectionLimits {
     /// The bound for a process allowed `limit` descriptors with `open_now` already open:
-    /// what is left after the reserve, minus one for the connection accepted while the oldest
-    /// is being closed, capped at [`MAX_CONNECTIONS_CAP`].
+    /// what is left after the reserve and the [`WAITING`] newcomers, capped at
+    /// [`MAX_CONNECTIONS_CAP`].
     pub fn for_open_files(limit: u64, open_now: u64) -> ConnectionLimits {
         let spare = limit
             .saturating_sub(open_now)
             .saturating_sub(FD_RESERVE)
-            .saturating_sub(1);
+            .saturating_sub(WAITING as u64);
         let max_connections =
             usize::try_from(spare).map_or(MAX_CONNECTIONS_CAP, |s| s.min(MAX_CONNECTIONS_CAP));
         ConnectionLimits {
@@ -86,7 +89,7 @@ impl ConnectionLimits {
             limits.status_memory = t;
         }
         let reserve_kept =
-            limit.saturating_sub(open_now) >= FD_RESERVE + 1 + MIN_CONNECTIONS as u64;
+            limit.saturating_sub(open_now) >= FD_RESERVE + (WAITING + MIN_CONNECTIONS) as u64;
         if reserve_kept {
             tracing::info!(
                 open_files_limit = limit,
@@ -281,10 +284,10 @@ mod tests {
             ConnectionLimits::for_open_files(1024, 20).max_connections,
             256
         );
-        // A tight limit: everything but what is open, the reserve and one pending connection.
+        // A tight limit: everything but what is open, the reserve and the waiting newcomers.
         assert_eq!(
             ConnectionLimits::for_open_files(128, 20).max_connections,
-            128 - 20 - 64 - 1
+            128 - 20 - 64 - 8
         );
         // Absurdly low: still serve a few (the start-up log warns).
         assert_eq!(

@@ -4,8 +4,9 @@
 //! - At most `max_connections` are held (a semaphore; the bound comes from `limits`). When
 //!   they are all taken, the next accepted connection makes one close: the oldest of the peer
 //!   holding the most (gracefully: an idle one at once, a request in flight within
-//!   `close_grace`). A phone therefore always gets in, and a flood from one host mostly
-//!   displaces itself.
+//!   `close_grace`); the newcomer waits for that slot in its own task (at most `WAITING` of
+//!   them; beyond that a newcomer is closed at once). A phone therefore gets in, and a flood
+//!   from one host mostly displaces itself.
 //! - A request head must arrive within `header_timeout`; hyper's timer also runs while a
 //!   keep-alive connection waits for its next request, so idle connections end too.
 //! - Accept errors (EMFILE when something else used the descriptors) pause the loop briefly
@@ -30,7 +31,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
-use super::limits::{ConnectionLimits, ConnectionStats};
+use super::limits::{ConnectionLimits, ConnectionStats, WAITING};
+
+/// A connection's claim on a slot: held, or waiting for an evicted one to free.
+enum Slot {
+    Held(OwnedSemaphorePermit),
+    Waiting(OwnedSemaphorePermit),
+}
 
 /// Pause after an accept error; short enough that a phone barely notices, long enough that
 /// the loop does not spin on a connection it cannot take.
@@ -53,6 +60,7 @@ pub async fn serve_with_limits(
         .header_read_timeout(limits.header_timeout);
     let http = Arc::new(http);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let waiting = Arc::new(Semaphore::new(WAITING));
     let held = Arc::new(Held::default());
     let (stop, stopping) = watch::channel(false);
     let mut failing = false;
@@ -86,8 +94,8 @@ pub async fn serve_with_limits(
                 }
             }
         };
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(permit) => Slot::Held(permit),
             Err(_) => {
                 stats.full();
                 if full_logged.is_none_or(|at| at.elapsed() >= LOG_EVERY) {
@@ -97,32 +105,40 @@ pub async fn serve_with_limits(
                     );
                     full_logged = Some(Instant::now());
                 }
+                // Newcomers wait in their own tasks, so a victim that takes its whole grace
+                // (a slowloris mid-header) does not hold up the accept loop; their number is
+                // bounded and counted in the descriptor budget.
+                let Ok(waiting) = waiting.clone().try_acquire_owned() else {
+                    continue; // dropped: closed at once
+                };
                 held.close_one();
-                // The oldest ends within its grace; if it somehow does not, this client is
-                // closed rather than waited for, so the loop keeps moving.
-                let wait = limits.close_grace + Duration::from_secs(1);
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    permit = tokio::time::timeout(wait, slots.clone().acquire_owned()) => match permit {
-                        Ok(Ok(permit)) => permit,
-                        _ => continue,
-                    },
-                }
+                Slot::Waiting(waiting)
             }
         };
-        let (id, close) = held.add(peer);
         let connection = Connection {
             stream,
             app: app.clone(),
             http: http.clone(),
-            close,
             stopping: stopping.clone(),
             close_grace: limits.close_grace,
         };
-        let (held, stats) = (held.clone(), stats.clone());
+        let (held, stats, slots) = (held.clone(), stats.clone(), slots.clone());
+        // The evicted connection ends within its grace; if it somehow does not, the
+        // newcomer is closed rather than kept waiting.
+        let wait = limits.close_grace + Duration::from_secs(1);
         tokio::spawn(async move {
+            let permit = match slot {
+                Slot::Held(permit) => permit,
+                Slot::Waiting(_waiting) => {
+                    match tokio::time::timeout(wait, slots.acquire_owned()).await {
+                        Ok(Ok(permit)) => permit,
+                        _ => return,
+                    }
+                }
+            };
             let _open = stats.opened();
-            connection.run(permit).await;
+            let (id, close) = held.add(peer);
+            connection.run(permit, close).await;
             held.remove(id);
         });
     }
@@ -214,14 +230,13 @@ struct Connection {
     stream: TcpStream,
     app: Router,
     http: Arc<http1::Builder>,
-    close: Arc<Notify>,
     stopping: watch::Receiver<bool>,
     close_grace: Duration,
 }
 
 impl Connection {
     /// Serves until the client leaves, a timeout ends it, or it is asked to close.
-    async fn run(mut self, _slot: OwnedSemaphorePermit) {
+    async fn run(mut self, _slot: OwnedSemaphorePermit, close: Arc<Notify>) {
         let service = TowerToHyperService::new(self.app);
         let conn = self
             .http
@@ -229,7 +244,7 @@ impl Connection {
         tokio::pin!(conn);
         let asked_to_close = async {
             tokio::select! {
-                () = self.close.notified() => {}
+                () = close.notified() => {}
                 _ = self.stopping.wait_for(|stop| *stop) => {}
             }
         };
