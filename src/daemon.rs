@@ -51,6 +51,10 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Before anything opens files: idle clients must not be able to use up what ringing needs.
+    if let Err(e) = http::raise_open_files_limit() {
+        tracing::warn!("cannot read the open-file limit: {e}");
+    }
     // The seed matters only for a first start; a broken seed must not stop later ones.
     let seed = match &options.init_from {
         Some(path) if !options.config.exists() => {
@@ -128,11 +132,14 @@ pub async fn run(
         sim_control,
         access,
     );
+    // Measured now that everything long-lived is open, so the reserve covers only what a
+    // ring opens later (docs/robustness.md).
+    let limits = http::ConnectionLimits::for_this_process();
     // The scheduler and the runner never end on their own: if one does (a panic), alarms would
     // silently stop, so the daemon exits non-zero and systemd restarts it.
     let (mut scheduler, mut runner) = (scheduler, runner);
     let outcome = tokio::select! {
-        served = http::serve(listener, app, shutdown) => served.map_err(anyhow::Error::from),
+        served = http::serve_with_limits(listener, app, limits, shutdown) => served.map_err(anyhow::Error::from),
         ended = &mut scheduler => Err(anyhow::anyhow!("the scheduler stopped unexpectedly: {ended:?}")),
         ended = &mut runner => Err(anyhow::anyhow!("the runner stopped unexpectedly: {ended:?}")),
     };

@@ -65,8 +65,9 @@ pub struct PasswordFile {
 
 #[derive(Default)]
 struct Cache {
-    /// (inode, size, mtime in ns) of the file the hash was read from; `None`: no file.
-    identity: Option<(u64, u64, i64)>,
+    /// (inode, size, mtime, ctime in ns) of the file the hash was read from; `None`: no file.
+    /// The ctime changes with the owner too, so a file that became readable is read again.
+    identity: Option<(u64, u64, i64, i64)>,
     hash: Option<Arc<str>>,
 }
 
@@ -89,10 +90,12 @@ impl PasswordFile {
     /// password file must lock the API, not open it.
     pub fn current(&self) -> Option<Arc<str>> {
         let identity = std::fs::metadata(&self.path).ok().map(|m| {
+            let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
             (
                 m.ino(),
                 m.size(),
-                m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+                ns(m.mtime(), m.mtime_nsec()),
+                ns(m.ctime(), m.ctime_nsec()),
             )
         });
         let mut cache = self

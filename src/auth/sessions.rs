@@ -81,15 +81,19 @@ impl Sessions {
     }
 }
 
-/// Login attempts per client address: at most [`LoginLimiter::ATTEMPTS`] in any
-/// [`LoginLimiter::WINDOW`].
+/// Login attempts: at most [`LoginLimiter::ATTEMPTS`] per client address and
+/// [`LoginLimiter::ALL_ATTEMPTS`] in all in any [`LoginLimiter::WINDOW`]. The total bounds a
+/// guesser who takes many addresses on the LAN; the command line on the Pi needs no login, so
+/// the owner is never locked out.
 #[derive(Default)]
 pub struct LoginLimiter {
     attempts: HashMap<IpAddr, VecDeque<Instant>>,
+    all: VecDeque<Instant>,
 }
 
 impl LoginLimiter {
     pub const ATTEMPTS: usize = 5;
+    pub const ALL_ATTEMPTS: usize = 30;
     pub const WINDOW: Duration = Duration::from_secs(60);
     /// Clients remembered at once; past it the one idle longest is forgotten.
     const MAX_CLIENTS: usize = 256;
@@ -103,6 +107,7 @@ impl LoginLimiter {
             times.retain(recent);
             !times.is_empty()
         });
+        self.all.retain(recent);
         if !self.attempts.contains_key(&client) && self.attempts.len() >= Self::MAX_CLIENTS {
             let idle = self
                 .attempts
@@ -118,7 +123,16 @@ impl LoginLimiter {
             let oldest = times.front().copied().expect("a full window is not empty");
             return Err((oldest + Self::WINDOW).saturating_duration_since(now));
         }
+        if self.all.len() >= Self::ALL_ATTEMPTS {
+            let oldest = self
+                .all
+                .front()
+                .copied()
+                .expect("a full window is not empty");
+            return Err((oldest + Self::WINDOW).saturating_duration_since(now));
+        }
         times.push_back(now);
+        self.all.push_back(now);
         Ok(())
     }
 
@@ -180,11 +194,15 @@ mod tests {
         let after = start + Duration::from_secs(60) + Duration::from_millis(1);
         limiter.attempt(a, after).unwrap();
         assert!(limiter.attempt(a, after).is_err());
-        // Memory stays bounded however many clients try.
-        for i in 0..1000u32 {
-            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            let _ = limiter.attempt(ip, start + Duration::from_secs(62));
-        }
+        // Many addresses together get no more than the total.
+        let at = start + Duration::from_secs(62);
+        let allowed = (0..1000u32)
+            .filter(|i| {
+                let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+                limiter.attempt(ip, at).is_ok()
+            })
+            .count();
+        assert!(allowed < LoginLimiter::ALL_ATTEMPTS, "{allowed}");
         assert!(limiter.clients() <= LoginLimiter::MAX_CLIENTS);
         // Everyone is forgotten after a quiet window.
         limiter

@@ -16,7 +16,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -35,7 +35,7 @@ pub struct Access {
     pub(super) sessions: Mutex<Sessions>,
     pub(super) limiter: Mutex<LoginLimiter>,
     /// One password check at a time: argon2 uses ~19 MiB while it runs.
-    pub(super) verifying: tokio::sync::Semaphore,
+    pub(super) verifying: Arc<tokio::sync::Semaphore>,
     cli_token: Option<String>,
     /// This machine's names (lowercase): its host name and `<host name>.local`.
     own_names: Vec<String>,
@@ -57,7 +57,7 @@ impl Access {
             password: PasswordFile::new(state_dir),
             sessions: Mutex::default(),
             limiter: Mutex::default(),
-            verifying: tokio::sync::Semaphore::new(1),
+            verifying: Arc::new(tokio::sync::Semaphore::new(1)),
             cli_token,
             own_names,
         }
@@ -109,7 +109,12 @@ pub(super) async fn guard(State(app): State<AppState>, request: Request, next: N
 
 fn check(app: &AppState, request: &Request) -> Result<(), ApiError> {
     let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (None, _) => None,
+        (Some(host), None) => Some(host.to_str().unwrap_or("\u{fffd}")),
+        (Some(_), Some(_)) => Some("\u{fffd}"),
+    };
     if let Some(host) = host {
         let allowed = &app.store.snapshot().config.web.allowed_hosts;
         if !host_allowed(host, &app.access.own_names, allowed) {
@@ -252,16 +257,18 @@ fn logged_in(app: &AppState, request: &Request) -> bool {
     let Some(hash) = app.access.password.current() else {
         return true;
     };
-    if let Some(id) = session_cookie(request.headers()) {
-        let mut sessions = app
-            .access
-            .sessions
-            .lock()
-            .expect("the sessions lock is never poisoned");
-        if sessions.check(id, Some(&hash), tokio::time::Instant::now()) {
-            return true;
-        }
+    // Every value counts: another service on the same host name may have set a cookie of
+    // the same name (cookies do not keep ports apart), and it must not lock the phone out.
+    let now = tokio::time::Instant::now();
+    let mut sessions = app
+        .access
+        .sessions
+        .lock()
+        .expect("the sessions lock is never poisoned");
+    if session_cookies(request.headers()).any(|id| sessions.check(id, Some(&hash), now)) {
+        return true;
     }
+    drop(sessions);
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -276,14 +283,14 @@ fn logged_in(app: &AppState, request: &Request) -> bool {
     }
 }
 
-/// The session id from the `Cookie` header(s), if any.
-pub(super) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// Every session id in the `Cookie` header(s).
+pub(super) fn session_cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .filter_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
 }
 
 /// The peer's address, when the server recorded it.
@@ -396,10 +403,13 @@ mod tests {
     }
 
     #[test]
-    fn the_session_cookie_is_found_among_others() {
-        let h = headers(&[("cookie", "a=1; reveille_session=abc; b=2")]);
-        assert_eq!(session_cookie(&h), Some("abc"));
+    fn every_session_cookie_is_found_among_others() {
+        let h = headers(&[(
+            "cookie",
+            "a=1; reveille_session=abc; b=2; reveille_session=def",
+        )]);
+        assert_eq!(session_cookies(&h).collect::<Vec<_>>(), ["abc", "def"]);
         let h = headers(&[("cookie", "reveille_sessionx=abc")]);
-        assert_eq!(session_cookie(&h), None);
+        assert_eq!(session_cookies(&h).next(), None);
     }
 }

@@ -13,12 +13,18 @@ mod config;
 mod error;
 mod guard;
 mod hardware;
+mod limits;
+mod listener;
 mod ring;
 mod session;
 mod status;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use guard::Access;
+pub use limits::{
+    ConnectionLimits, ConnectionStats, HttpStatus, open_files_limit, raise_open_files_limit,
+};
+pub use listener::serve_with_limits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -150,18 +156,18 @@ pub fn router(
 }
 
 /// Serves `app` on an already bound listener until `shutdown` completes, then lets requests in
-/// flight finish.
+/// flight finish (bounded). Connection limits for this process; see [`serve_with_limits`].
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer address feeds the login rate limit and the CLI token's loopback check.
-    axum::serve(
+    serve_with_limits(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app,
+        ConnectionLimits::for_this_process(),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
     .await
 }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::guard::{SESSION_COOKIE, client_address, session_cookie};
+use super::guard::{SESSION_COOKIE, client_address, session_cookies};
 use super::{AppState, BODY_LIMIT};
 use crate::auth::{PasswordFile, SESSION_LIFETIME};
 use crate::config::deserialize_strict;
@@ -41,15 +41,17 @@ pub struct Login {
     responses((status = 200, description = "Whether a login is needed, and whether this client has one", body = SessionState)))]
 pub async fn session_state(State(app): State<AppState>, request: Request) -> Json<SessionState> {
     let hash = app.access.password.current();
-    let logged_in = match (&hash, session_cookie(request.headers())) {
-        (None, _) => true,
-        (Some(hash), Some(id)) => app
-            .access
-            .sessions
-            .lock()
-            .expect("the sessions lock is never poisoned")
-            .check(id, Some(hash), tokio::time::Instant::now()),
-        (Some(_), None) => false,
+    let logged_in = match &hash {
+        None => true,
+        Some(hash) => {
+            let now = tokio::time::Instant::now();
+            let mut sessions = app
+                .access
+                .sessions
+                .lock()
+                .expect("the sessions lock is never poisoned");
+            session_cookies(request.headers()).any(|id| sessions.check(id, Some(hash), now))
+        }
     };
     Json(SessionState {
         password_set: hash.is_some(),
@@ -96,16 +98,24 @@ pub async fn log_in(State(app): State<AppState>, request: Request) -> Result<Res
         .map_err(|wait| ApiError::TooManyRequests {
             retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         })?;
-    let _permit = tokio::time::timeout(Duration::from_secs(10), app.access.verifying.acquire())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| ApiError::Unavailable("another login is being checked; try again".into()))?;
+    let permit = tokio::time::timeout(
+        Duration::from_secs(10),
+        app.access.verifying.clone().acquire_owned(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .ok_or_else(|| ApiError::Unavailable("another login is being checked; try again".into()))?;
     let checked_hash = hash.clone();
-    let correct =
-        tokio::task::spawn_blocking(move || PasswordFile::verify(&checked_hash, &login.password))
-            .await
-            .unwrap_or(false);
+    // The permit goes with the check: a client that hangs up does not free the slot while
+    // argon2 still runs, so checks never pile up.
+    let correct = tokio::task::spawn_blocking(move || {
+        let correct = PasswordFile::verify(&checked_hash, &login.password);
+        drop(permit);
+        correct
+    })
+    .await
+    .unwrap_or(false);
     if !correct {
         tracing::warn!(%client, "a login with a wrong password");
         return Err(ApiError::Refused {
@@ -141,13 +151,15 @@ pub async fn log_in(State(app): State<AppState>, request: Request) -> Result<Res
     responses((status = 204, description = "Logged out (also when there was no session)",
         headers(("Set-Cookie" = String, description = "An expired session cookie")))))]
 pub async fn log_out(State(app): State<AppState>, request: Request) -> Response {
-    if let Some(id) = session_cookie(request.headers()) {
-        app.access
-            .sessions
-            .lock()
-            .expect("the sessions lock is never poisoned")
-            .close(id);
+    let mut sessions = app
+        .access
+        .sessions
+        .lock()
+        .expect("the sessions lock is never poisoned");
+    for id in session_cookies(request.headers()) {
+        sessions.close(id);
     }
+    drop(sessions);
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     (
         StatusCode::NO_CONTENT,

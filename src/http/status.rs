@@ -1,17 +1,18 @@
 //! Health, status and the API's own description.
 //!
 //! `/api/status` is where the daemon tells the user what is wrong without them reading logs:
-//! each component adds its own section (config, scheduler, runner, hardware).
+//! each component adds its own section (config, scheduler, runner, hardware, http).
 
 use std::path::PathBuf;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::limits::{ConnectionStats, HttpStatus};
 use crate::hardware::HardwareStatus;
 use crate::runner::RunnerStatus;
 use crate::scheduler::SchedulerStatus;
@@ -44,6 +45,9 @@ pub struct Status {
     /// GPIO backend, line levels, recent events; `null` without hardware support.
     pub hardware: Option<HardwareStatus>,
     pub access: AccessStatus,
+    /// Connections held and recent connection pressure; `null` when not served by
+    /// `http::serve` (tests that call the router directly).
+    pub http: Option<HttpStatus>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -70,7 +74,10 @@ pub struct ConfigStatus {
 
 #[utoipa::path(get, path = "/api/status", tag = "status",
     responses((status = 200, description = "What the daemon is doing and what is wrong", body = Status)))]
-pub async fn status(State(app): State<AppState>) -> Json<Status> {
+pub async fn status(
+    State(app): State<AppState>,
+    connections: Option<Extension<ConnectionStats>>,
+) -> Json<Status> {
     let snapshot = app.store.snapshot();
     let health = app.store.health();
     Json(Status {
@@ -95,6 +102,7 @@ pub async fn status(State(app): State<AppState>) -> Json<Status> {
         access: AccessStatus {
             password_set: app.access.password_set(),
         },
+        http: connections.map(|Extension(stats)| stats.status()),
     })
 }
 

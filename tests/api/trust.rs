@@ -299,6 +299,42 @@ async fn cross_site_requests_a_browser_sends_unasked_are_refused_and_change_noth
     }
     assert!(!app.store.snapshot().config.alarms[0].skip_next);
 
+    // Two Host headers, or one that is not text, are not this machine's name.
+    let mut twice = HeaderMap::new();
+    twice.append("host", HeaderValue::from_static("127.0.0.1"));
+    twice.append("host", HeaderValue::from_static("evil.example"));
+    let response = app
+        .client
+        .get(format!("{}/api/config", app.base))
+        .headers(twice)
+        .send()
+        .await
+        .unwrap();
+    error_body(
+        response,
+        StatusCode::MISDIRECTED_REQUEST,
+        "host_not_allowed",
+    )
+    .await;
+    let mut binary = HeaderMap::new();
+    binary.insert(
+        "host",
+        HeaderValue::from_bytes(b"evil\xe9.example").unwrap(),
+    );
+    let response = app
+        .client
+        .get(format!("{}/api/config", app.base))
+        .headers(binary)
+        .send()
+        .await
+        .unwrap();
+    error_body(
+        response,
+        StatusCode::MISDIRECTED_REQUEST,
+        "host_not_allowed",
+    )
+    .await;
+
     // Reading through a rebinding name is refused too: the config would leak.
     let response = send(
         &app,
@@ -515,6 +551,11 @@ async fn with_a_password_only_a_session_opens_the_api() {
         None,
     )
     .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A cookie of the same name set by another service on this host does not shadow ours.
+    let shadowed = ("cookie", format!("reveille_session=junk; {}", cookie.1));
+    let response = send(&app, Method::GET, "/api/status", &[shadowed], None).await;
     assert_eq!(response.status(), StatusCode::OK);
 
     // A forged or logged-out session is nothing.

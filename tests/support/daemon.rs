@@ -27,6 +27,8 @@ pub struct DaemonBuilder {
     config: PathBuf,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    /// Soft and hard RLIMIT_NOFILE for the daemon, set between fork and exec.
+    open_files: Option<u64>,
 }
 
 impl DaemonBuilder {
@@ -40,10 +42,33 @@ impl DaemonBuilder {
         self
     }
 
+    /// Starts the daemon with this open-file limit, soft and hard (so it cannot raise it).
+    pub fn open_files_limit(mut self, limit: u64) -> Self {
+        self.open_files = Some(limit);
+        self
+    }
+
     /// Starts the daemon on port 0 and waits for its "listening" line, or returns its log if
     /// it exits first.
     pub fn start(self) -> Result<Daemon, String> {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        if let Some(limit) = self.open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                command.pre_exec(move || {
+                    let rlimit = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .args(["run", "--listen", "127.0.0.1:0", "--config"])
             .arg(&self.config)
             .args(&self.args)
@@ -97,6 +122,7 @@ impl Daemon {
             config: config.to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            open_files: None,
         }
     }
 
