@@ -335,7 +335,10 @@ async fn asking_for_the_pi_backend_off_a_pi_runs_on_the_simulator_and_says_why()
     std::fs::rename(&edit, &path).unwrap();
     let deadline = std::time::Instant::now() + SECONDS(10);
     while hardware(&rig).await["restart_needed"] != true {
-        assert!(std::time::Instant::now() < deadline, "the hand edit was not picked up");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hand edit was not picked up"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

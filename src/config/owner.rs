@@ -126,8 +126,14 @@ mod tests {
     fn each_owner_only_field_is_named_down_to_the_leaf() {
         let old = wired();
         let changes: [(fn(&mut Config), &str); 7] = [
-            (|c| c.fallback.command = vec!["/bin/sh".into()], "fallback.command"),
-            (|c| c.fallback.sound_file = Some("/etc/shadow".into()), "fallback.sound_file"),
+            (
+                |c| c.fallback.command = vec!["/bin/sh".into()],
+                "fallback.command",
+            ),
+            (
+                |c| c.fallback.sound_file = Some("/etc/shadow".into()),
+                "fallback.sound_file",
+            ),
             (
                 |c| c.spotify.api_base_url = Some("https://x.example".into()),
                 "spotify.api_base_url",
@@ -138,7 +144,10 @@ mod tests {
             ),
             (|c| c.hardware.buttons[1].pin = 7, "hardware.buttons[1].pin"),
             (|c| c.hardware.amplifier = None, "hardware.amplifier"),
-            (|c| c.web.allowed_hosts = vec!["x".into()], "web.allowed_hosts"),
+            (
+                |c| c.web.allowed_hosts = vec!["x".into()],
+                "web.allowed_hosts",
+            ),
         ];
         for (change, field) in changes {
             let mut new = old.clone();
@@ -175,7 +184,10 @@ mod tests {
 
         let mut body = json!({});
         fill_owner_settings(&mut body, &current);
-        assert_eq!(owner_only_change(&current, &parse_value(body).unwrap()), None);
+        assert_eq!(
+            owner_only_change(&current, &parse_value(body).unwrap()),
+            None
+        );
 
         // A field the body carries is the client's and is compared, not replaced.
         let mut body = json!({"fallback": {"command": ["/bin/sh"]}});

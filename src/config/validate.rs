@@ -368,10 +368,7 @@ fn allowed_hosts(hosts: &[String]) -> Result<(), FieldError> {
         }
     }
     if hosts.len() > 16 {
-        return Err(FieldError::invalid(
-            "web.allowed_hosts",
-            "at most 16 names",
-        ));
+        return Err(FieldError::invalid("web.allowed_hosts", "at most 16 names"));
     }
     Ok(())
 }
