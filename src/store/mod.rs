@@ -11,14 +11,21 @@
 //! becomes a new revision, an invalid one is refused, reported in [`StoreHealth`] and its text
 //! kept in `<file>.rejected`. The store never rewrites the user's file except to commit a
 //! transaction.
+//!
+//! Every committed revision is also kept, bounded, in `<file>.revisions/` (`history.rs`; read
+//! through `revisions.rs`) so a bad change can be undone; keeping it never fails a transaction.
 
 mod file;
+mod history;
 mod record;
+mod revisions;
 mod startup;
 mod watcher;
 
 pub use file::StoreFiles;
+pub use history::{HistoryLimits, MAX_HISTORY_BYTES, MAX_REVISIONS};
 pub use record::RecordFile;
+pub use revisions::{HistoryReadError, RevisionInfo, RevisionSummary};
 pub use watcher::{FileWatcher, watch_file};
 
 use std::fs;
@@ -34,6 +41,7 @@ use utoipa::ToSchema;
 
 use crate::config::{Config, DocumentError, FieldError, validate};
 use file::{decode, encode};
+use history::History;
 
 /// One committed version of the document.
 #[derive(Debug)]
@@ -72,6 +80,31 @@ pub enum Origin {
     ExternalEdit,
 }
 
+impl Origin {
+    /// The name used in the API and in the history's file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Created => "created",
+            Origin::Loaded => "loaded",
+            Origin::Backup => "backup",
+            Origin::Transaction => "transaction",
+            Origin::ExternalEdit => "external_edit",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Origin> {
+        [
+            Origin::Created,
+            Origin::Loaded,
+            Origin::Backup,
+            Origin::Transaction,
+            Origin::ExternalEdit,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == name)
+    }
+}
+
 /// Problems the store is living with, for the status endpoint.
 #[derive(Clone, Debug, Default, Serialize, ToSchema)]
 pub struct StoreHealth {
@@ -81,6 +114,8 @@ pub struct StoreHealth {
     pub started_from_backup: Option<String>,
     /// The backup could not be written (full or read-only disk); the daemon runs on.
     pub backup_error: Option<String>,
+    /// The last attempt to keep or prune the revision history failed; saves still commit.
+    pub history_error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -138,6 +173,7 @@ struct Inner {
     writer: Arc<tokio::sync::Mutex<WriterState>>,
     revisions: watch::Sender<u64>,
     health: Mutex<StoreHealth>,
+    history: History,
 }
 
 /// What the single writer knows about the file; only touched under the writer lock.
@@ -160,16 +196,21 @@ impl ConfigStore {
         snapshot: Snapshot,
         state: WriterState,
         health: StoreHealth,
+        history: History,
     ) -> ConfigStore {
         let (revisions, _) = watch::channel(snapshot.revision);
+        let inner = Inner {
+            files,
+            current: ArcSwap::from_pointee(snapshot),
+            writer: Arc::new(tokio::sync::Mutex::new(state)),
+            revisions,
+            health: Mutex::new(health),
+            history,
+        };
+        // Whatever the daemon starts from is a committed revision too: keep it (a copy, once).
+        inner.keep_copy(&inner.current.load());
         ConfigStore {
-            inner: Arc::new(Inner {
-                files,
-                current: ArcSwap::from_pointee(snapshot),
-                writer: Arc::new(tokio::sync::Mutex::new(state)),
-                revisions,
-                health: Mutex::new(health),
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -184,7 +225,9 @@ impl ConfigStore {
     }
 
     pub fn health(&self) -> StoreHealth {
-        self.inner.health().clone()
+        let mut health = self.inner.health().clone();
+        health.history_error = self.inner.history.error();
+        health
     }
 
     pub fn files(&self) -> &StoreFiles {
@@ -268,14 +311,21 @@ impl Inner {
         let revision = current.revision + 1;
         let bytes = encode(&config, revision);
         let files = &self.files;
+        // Before the save: its directory fsync then usually makes the link durable too.
+        let linked = self.keep_replaced(state, &current);
         let saved = if state.link_backup {
             files.replace_target_keeping_backup(&bytes)
         } else {
             files.write_durably(&files.target, &bytes)
         };
-        saved.map_err(|source| TxError::Save {
-            path: files.target.clone(),
-            source,
+        saved.map_err(|source| {
+            if linked {
+                self.history.forget(current.revision);
+            }
+            TxError::Save {
+                path: files.target.clone(),
+                source,
+            }
         })?;
         state.seen = Some(bytes);
         state.disk_is_good = true;
@@ -298,7 +348,6 @@ impl Inner {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => {
                 state.disk_is_good = false;
-                state.link_backup = false;
                 state.link_backup = false;
                 self.refuse(format!("cannot read the file: {e}"), None, None);
                 return;
@@ -331,6 +380,8 @@ impl Inner {
                 let current = self.current.load_full();
                 state.link_backup = file_revision == Some(current.revision);
                 if config != current.config {
+                    // The file no longer holds the current revision, so only memory does.
+                    self.keep_copy(&current);
                     let revision = (current.revision + 1).max(file_revision.unwrap_or(0));
                     state.link_backup = file_revision == Some(revision);
                     tracing::info!(path = %path.display(), revision, "loaded a hand edit of the config file");
@@ -347,12 +398,13 @@ impl Inner {
                             self.files.backup.display()
                         ));
                     }
-                    self.publish(Snapshot::new(revision, config, Origin::ExternalEdit));
+                    let snapshot =
+                        self.publish(Snapshot::new(revision, config, Origin::ExternalEdit));
+                    self.keep_copy(&snapshot);
                 }
             }
             Err(error) => {
                 state.disk_is_good = false;
-                state.link_backup = false;
                 state.link_backup = false;
                 let field = match &error {
                     DocumentError::Invalid(e) => Some(e.field.clone()),
@@ -367,6 +419,33 @@ impl Inner {
                 };
                 self.refuse(error.to_string(), field, kept);
             }
+        }
+    }
+
+    /// Makes sure the revision a save is about to replace is in the history. Returns whether
+    /// it was linked now (and must be taken back if the save fails).
+    fn keep_replaced(&self, state: &WriterState, current: &Snapshot) -> bool {
+        if self.history.contains(current.revision) {
+            false
+        } else if state.link_backup {
+            // The file carries this revision: keep its inode, which the save is replacing.
+            self.history
+                .keep_link(&self.files.target, current.revision, current.origin)
+        } else {
+            // The file was edited, broken or removed: memory holds the only copy.
+            self.keep_copy(current);
+            false
+        }
+    }
+
+    fn keep_copy(&self, snapshot: &Snapshot) {
+        if !self.history.contains(snapshot.revision) {
+            self.history.keep_copy(
+                &encode(&snapshot.config, snapshot.revision),
+                snapshot.revision,
+                snapshot.origin,
+                snapshot.committed_at.into(),
+            );
         }
     }
 

@@ -9,12 +9,15 @@ use std::io;
 use std::path::Path;
 
 use super::file::{decode, encode};
+use super::history::{History, HistoryLimits};
 use super::{ConfigStore, OpenError, Origin, Snapshot, StoreFiles, StoreHealth, WriterState};
 use crate::config::{Config, validate};
-/// Where the daemon starts from its backup: past every revision handed out before. The backup
-/// is at most one revision behind (see `WriterState::link_backup`), so two more is enough.
-pub(super) fn after_backup(backup_revision: Option<u64>) -> u64 {
-    backup_revision.unwrap_or(0) + 2
+/// Where the daemon starts from its backup: past every revision handed out before. Once the
+/// daemon has confirmed a start, the backup is at most one revision behind (see
+/// `WriterState::link_backup`), so two more is enough; before that, or when the backup was not
+/// written, the newest kept revision is the better record, so the larger of the two counts.
+fn after_backup(backup_revision: Option<u64>, newest_kept: Option<u64>) -> u64 {
+    backup_revision.max(newest_kept).unwrap_or(0) + 2
 }
 
 pub(super) fn same_inode(a: &Path, b: &Path) -> bool {
@@ -38,7 +41,20 @@ impl ConfigStore {
     ///   from `seed` (else the defaults).
     /// - An unreadable or invalid file is left as it is and refused like a hand edit; the store
     ///   runs on the backup, loudly. Without a usable backup, opening fails.
+    ///
+    /// The backup is not refreshed from a loaded file here: that waits for
+    /// [`confirm_running`](ConfigStore::confirm_running), so a file that crashes the daemon never
+    /// replaces the last good one. The document started from is kept in the revision history.
     pub fn open(path: &Path, seed: Option<Config>) -> Result<ConfigStore, OpenError> {
+        Self::open_with(path, seed, HistoryLimits::default())
+    }
+
+    /// [`open`](Self::open) with other bounds for the revision history.
+    pub fn open_with(
+        path: &Path,
+        seed: Option<Config>,
+        limits: HistoryLimits,
+    ) -> Result<ConfigStore, OpenError> {
         let files = StoreFiles::new(path).map_err(open_error(path))?;
         fs::create_dir_all(files.dir()).map_err(open_error(files.dir()))?;
         let mut health = StoreHealth::default();
@@ -56,20 +72,30 @@ impl ConfigStore {
         }
         // An unusable backup is as good as none: it is rewritten below or by the next save.
         let backup = fs::read(&files.backup).ok().and_then(|b| decode(&b).ok());
+        let history = History::open(&files.revisions, limits);
+        let newest_kept = history.newest();
 
         let problem = match fs::read(&files.target) {
             Ok(bytes) => match decode(&bytes) {
                 Ok((config, file_revision)) => {
                     // The backup also records the highest revision given out (see
                     // `Inner::ingest_disk`), so revisions never repeat across restarts.
-                    let high = backup.as_ref().and_then(|b| b.1).unwrap_or(0);
-                    let revision = file_revision.unwrap_or(1).max(high);
-                    // A copy, not a link: an editor writing the file in place would change both
-                    // (a crash between a save's link and rename can leave them one inode).
-                    let stale = backup != Some((config.clone(), Some(revision)))
-                        || same_inode(&files.target, &files.backup);
-                    if let Err(e) = stale
-                        .then(|| files.write_durably(&files.backup, &encode(&config, revision)))
+                    // So does the history.
+                    let high = backup.as_ref().and_then(|b| b.1).max(newest_kept);
+                    let mut revision = file_revision.unwrap_or(1).max(high.unwrap_or(0));
+                    // A file edited while the daemon was stopped may still carry a number the
+                    // history knows with other content: a client holding it must not match.
+                    if kept_differs(&history, revision, &config) {
+                        revision = high.unwrap_or(0).max(revision) + 1;
+                    }
+                    // A crash between a save's link and rename can leave the backup and the
+                    // file one inode (an editor writing in place would then change both): make
+                    // the backup a copy. Same content, so this is not a refresh from an
+                    // unconfirmed file.
+                    let shared = same_inode(&files.target, &files.backup);
+                    let backup_bytes = fs::read(&files.backup).unwrap_or_default();
+                    if let Err(e) = shared
+                        .then(|| files.write_durably(&files.backup, &backup_bytes))
                         .transpose()
                     {
                         tracing::error!(path = %files.backup.display(), "cannot refresh the backup: {e}");
@@ -83,7 +109,7 @@ impl ConfigStore {
                             && !same_inode(&files.target, &files.backup),
                     };
                     let snapshot = Snapshot::new(revision, config, Origin::Loaded);
-                    return Ok(Self::assemble(files, snapshot, state, health));
+                    return Ok(Self::assemble(files, snapshot, state, health, history));
                 }
                 Err(e) => e.to_string(),
             },
@@ -95,7 +121,9 @@ impl ConfigStore {
                         problem: format!("the initial config is invalid: {e}"),
                         backup: files.backup.clone(),
                     })?;
-                    let bytes = encode(&config, 1);
+                    // A history without config or backup still holds numbers handed out.
+                    let revision = newest_kept.map_or(1, |n| n + 2);
+                    let bytes = encode(&config, revision);
                     files
                         .write_durably(&files.target, &bytes)
                         .map_err(open_error(path))?;
@@ -105,12 +133,12 @@ impl ConfigStore {
                         disk_is_good: true,
                         link_backup: true,
                     };
-                    let snapshot = Snapshot::new(1, config, Origin::Created);
-                    return Ok(Self::assemble(files, snapshot, state, health));
+                    let snapshot = Snapshot::new(revision, config, Origin::Created);
+                    return Ok(Self::assemble(files, snapshot, state, health, history));
                 };
                 // Losing the alarms because the file vanished would be worse than surprising
                 // someone who deleted it on purpose (`PUT {}` resets to the defaults).
-                let revision = after_backup(revision);
+                let revision = after_backup(revision, newest_kept);
                 let bytes = encode(&config, revision);
                 files
                     .write_durably(&files.target, &bytes)
@@ -124,7 +152,7 @@ impl ConfigStore {
                     link_backup: true,
                 };
                 let snapshot = Snapshot::new(revision, config, Origin::Backup);
-                return Ok(Self::assemble(files, snapshot, state, health));
+                return Ok(Self::assemble(files, snapshot, state, health, history));
             }
             Err(e) => format!("cannot read it: {e}"),
         };
@@ -151,8 +179,8 @@ impl ConfigStore {
             disk_is_good: false,
             link_backup: false,
         };
-        let snapshot = Snapshot::new(after_backup(revision), config, Origin::Backup);
-        let store = Self::assemble(files, snapshot, state, health);
+        let snapshot = Snapshot::new(after_backup(revision, newest_kept), config, Origin::Backup);
+        let store = Self::assemble(files, snapshot, state, health, history);
         {
             let mut state = store
                 .inner
@@ -163,4 +191,15 @@ impl ConfigStore {
         }
         Ok(store)
     }
+}
+
+/// Whether the history keeps `revision` with a document other than `config`.
+fn kept_differs(history: &History, revision: u64, config: &Config) -> bool {
+    history
+        .entries()
+        .into_iter()
+        .find(|(r, _)| *r == revision)
+        .and_then(|(r, entry)| fs::read(history.path(r, entry.origin)).ok())
+        .and_then(|bytes| decode(&bytes).ok())
+        .is_some_and(|(kept, _)| kept != *config)
 }
