@@ -12,6 +12,7 @@ mod alarms;
 mod config;
 mod error;
 mod hardware;
+mod revisions;
 mod ring;
 mod status;
 
@@ -76,6 +77,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             config::put_config,
             config::patch_config
         ))
+        .routes(routes!(revisions::list_revisions))
+        .routes(routes!(revisions::get_revision))
+        .routes(routes!(revisions::restore_revision))
         .routes(routes!(alarms::list_alarms, alarms::create_alarm))
         .routes(routes!(alarms::upcoming))
         .routes(routes!(

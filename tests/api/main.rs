@@ -6,3 +6,4 @@ mod config_api;
 mod external_edits;
 mod helpers;
 mod openapi;
+mod revisions;
