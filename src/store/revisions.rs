@@ -143,7 +143,7 @@ impl Inner {
                 problem,
             });
         }
-        list.sort_by(|a, b| b.revision.cmp(&a.revision));
+        list.sort_by_key(|r| std::cmp::Reverse(r.revision));
         list
     }
 
