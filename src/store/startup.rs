@@ -93,9 +93,9 @@ impl ConfigStore {
                     // the backup a copy. Same content, so this is not a refresh from an
                     // unconfirmed file.
                     let shared = same_inode(&files.target, &files.backup);
-                    let backup_bytes = fs::read(&files.backup).unwrap_or_default();
                     if let Err(e) = shared
-                        .then(|| files.write_durably(&files.backup, &backup_bytes))
+                        // One inode: the file's bytes are the backup's.
+                        .then(|| files.write_durably(&files.backup, &bytes))
                         .transpose()
                     {
                         tracing::error!(path = %files.backup.display(), "cannot refresh the backup: {e}");
