@@ -25,6 +25,9 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/reveille";
 /// Listen on all interfaces so phones on the LAN reach the settings page.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 
+/// How long the daemon runs on a loaded file before it becomes the last-good backup.
+const CONFIRM_RUNNING_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct RunOptions {
     pub config: PathBuf,
     pub listen: SocketAddr,
@@ -117,6 +120,14 @@ pub async fn run(
     );
     // Tells systemd (Type=notify) that the API is up; a no-op outside systemd.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    // Only a file the daemon has run on for a while (the scheduler planned from it, the server
+    // answered) may become `.last-good`: one that kills the daemon, at once or in a crash
+    // loop, never overwrites the backup.
+    let running = store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(CONFIRM_RUNNING_AFTER).await;
+        running.confirm_running().await;
+    });
 
     // The CLI on the Pi (root, the service's group) reads this token instead of typing the
     // password. Without it the CLI still works when no password is set.

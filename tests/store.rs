@@ -10,6 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use reveille::config::{Config, FieldError};
 use reveille::store::{ConfigStore, OpenError, Origin, TxError, read_config_file};
 
+/// The revision history and the start-up backup rule.
+#[path = "store/history.rs"]
+mod history;
+
 fn set_title(title: String) -> impl FnOnce(&mut Config) -> Result<(), FieldError> + Send + 'static {
     move |config| {
         config.web.title = title;
@@ -344,8 +348,8 @@ fn an_unusable_file_without_a_backup_refuses_to_start_naming_the_file() {
     );
 }
 
-#[test]
-fn a_valid_file_at_start_is_copied_to_the_backup() {
+#[tokio::test]
+async fn a_valid_file_the_daemon_runs_on_is_copied_to_the_backup() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.json");
     fs::write(&path, br#"{"web": {"title": "Hand made"}}"#).unwrap();
@@ -354,6 +358,7 @@ fn a_valid_file_at_start_is_copied_to_the_backup() {
         (store.snapshot().revision, store.snapshot().origin),
         (1, Origin::Loaded)
     );
+    store.confirm_running().await;
     let backup = read_config_file(&dir.path().join("config.json.last-good")).unwrap();
     assert_eq!(backup, (store.snapshot().config.clone(), Some(1)));
     // A copy, not a link: an editor writing in place must not change the backup too.
@@ -415,8 +420,9 @@ async fn a_missing_file_with_a_backup_is_restored_from_it_not_reset() {
         .await
         .unwrap();
     drop(store);
-    // Each start keeps a copy of the file it loaded (saves keep the version before them).
-    drop(open(dir.path()));
+    // Each start the daemon confirms keeps a copy of the file it loaded (saves keep the
+    // version before them).
+    open(dir.path()).confirm_running().await;
     fs::remove_file(&path).unwrap();
 
     let store = open(dir.path());

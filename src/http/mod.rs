@@ -15,6 +15,7 @@ mod guard;
 mod hardware;
 mod limits;
 mod listener;
+mod revisions;
 mod ring;
 mod session;
 mod status;
@@ -88,6 +89,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             config::put_config,
             config::patch_config
         ))
+        .routes(routes!(revisions::list_revisions))
+        .routes(routes!(revisions::get_revision))
+        .routes(routes!(revisions::restore_revision))
         .routes(routes!(alarms::list_alarms, alarms::create_alarm))
         .routes(routes!(alarms::upcoming))
         .routes(routes!(

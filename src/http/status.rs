@@ -70,6 +70,8 @@ pub struct ConfigStatus {
     pub started_from_backup: Option<String>,
     /// Set when the last-good backup could not be written.
     pub backup_error: Option<String>,
+    /// Set when the revision history could not be kept (the daemon runs on).
+    pub history_error: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/status", tag = "status",
@@ -92,6 +94,7 @@ pub async fn status(
             external_edit_error: health.external_edit_error,
             started_from_backup: health.started_from_backup,
             backup_error: health.backup_error,
+            history_error: health.history_error,
         },
         scheduler: app.scheduler.status(),
         runner: app.runner.status(),

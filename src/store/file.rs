@@ -8,12 +8,14 @@
 //! - `.config.json.tmp-<pid>-<n>`: a write in progress; a leftover is a crash's, removed at start.
 //! - `config.json.last-good`: the previous committed version, used when the file is unreadable.
 //! - `config.json.rejected`: the text of the last hand edit the daemon refused.
+//! - `config.json.revisions/`: the revision history (`store/history.rs`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
@@ -31,6 +33,8 @@ pub struct StoreFiles {
     pub target: PathBuf,
     pub backup: PathBuf,
     pub rejected: PathBuf,
+    /// The directory of kept revisions.
+    pub revisions: PathBuf,
     dir: PathBuf,
     temp_prefix: String,
 }
@@ -48,6 +52,7 @@ impl StoreFiles {
         Ok(StoreFiles {
             backup: dir.join(format!("{name}.last-good")),
             rejected: dir.join(format!("{name}.rejected")),
+            revisions: dir.join(format!("{name}.revisions")),
             temp_prefix: format!(".{name}.tmp-"),
             target: target.to_path_buf(),
             dir,
@@ -89,7 +94,13 @@ impl StoreFiles {
     /// Atomically and durably replaces `path` with `bytes`: temp file, write, fsync, rename,
     /// fsync the directory. On error the old file is untouched and the temp file is removed.
     pub fn write_durably(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        self.replace(path, bytes, None)
+        self.replace(path, bytes, None, None)
+    }
+
+    /// [`write_durably`](Self::write_durably) with the file's modification time set to `at`
+    /// (a kept revision is dated by when it was committed, not when it was copied).
+    pub fn write_durably_dated(&self, path: &Path, bytes: &[u8], at: SystemTime) -> io::Result<()> {
+        self.replace(path, bytes, None, Some(at))
     }
 
     /// Like [`write_durably`](Self::write_durably) for the target, and keeps the version being
@@ -97,10 +108,16 @@ impl StoreFiles {
     /// The backup is a hard link to the old inode, so it costs no extra data write or fsync:
     /// the one directory fsync makes both renames durable.
     pub fn replace_target_keeping_backup(&self, bytes: &[u8]) -> io::Result<()> {
-        self.replace(&self.target, bytes, Some(&self.backup))
+        self.replace(&self.target, bytes, Some(&self.backup), None)
     }
 
-    fn replace(&self, path: &Path, bytes: &[u8], backup: Option<&Path>) -> io::Result<()> {
+    fn replace(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        backup: Option<&Path>,
+        modified: Option<SystemTime>,
+    ) -> io::Result<()> {
         let temp = self.temp_path();
         let result = (|| {
             let mut file = OpenOptions::new()
@@ -109,6 +126,9 @@ impl StoreFiles {
                 .mode(FILE_MODE)
                 .open(&temp)?;
             file.write_all(bytes)?;
+            if let Some(at) = modified {
+                file.set_modified(at)?;
+            }
             file.sync_all()?;
             drop(file);
             if let Some(backup) = backup {

@@ -11,13 +11,21 @@
 //! becomes a new revision, an invalid one is refused, reported in [`StoreHealth`] and its text
 //! kept in `<file>.rejected`. The store never rewrites the user's file except to commit a
 //! transaction.
+//!
+//! Every committed revision is also kept, bounded, in `<file>.revisions/` (`history.rs`; read
+//! through `revisions.rs`) so a bad change can be undone; keeping it never fails a transaction.
 
 mod file;
+mod history;
 mod record;
+mod revisions;
+mod startup;
 mod watcher;
 
 pub use file::StoreFiles;
+pub use history::{HistoryLimits, MAX_HISTORY_BYTES, MAX_REVISIONS};
 pub use record::RecordFile;
+pub use revisions::{HistoryReadError, RevisionInfo, RevisionSummary};
 pub use watcher::{FileWatcher, watch_file};
 
 use std::fs;
@@ -33,6 +41,7 @@ use utoipa::ToSchema;
 
 use crate::config::{Config, DocumentError, FieldError, validate};
 use file::{decode, encode};
+use history::History;
 
 /// One committed version of the document.
 #[derive(Debug)]
@@ -55,25 +64,6 @@ impl Snapshot {
     }
 }
 
-/// Where the daemon starts from its backup: past every revision handed out before. The backup
-/// is at most one revision behind (see `WriterState::link_backup`), so two more is enough.
-fn after_backup(backup_revision: Option<u64>) -> u64 {
-    backup_revision.unwrap_or(0) + 2
-}
-
-fn same_inode(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(a), fs::metadata(b)) {
-        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-        _ => false,
-    }
-}
-
-fn open_error(path: &Path) -> impl FnOnce(io::Error) -> OpenError {
-    let path = path.to_path_buf();
-    move |source| OpenError::Io { path, source }
-}
-
 /// Where a snapshot came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -90,6 +80,31 @@ pub enum Origin {
     ExternalEdit,
 }
 
+impl Origin {
+    /// The name used in the API and in the history's file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Created => "created",
+            Origin::Loaded => "loaded",
+            Origin::Backup => "backup",
+            Origin::Transaction => "transaction",
+            Origin::ExternalEdit => "external_edit",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Origin> {
+        [
+            Origin::Created,
+            Origin::Loaded,
+            Origin::Backup,
+            Origin::Transaction,
+            Origin::ExternalEdit,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == name)
+    }
+}
+
 /// Problems the store is living with, for the status endpoint.
 #[derive(Clone, Debug, Default, Serialize, ToSchema)]
 pub struct StoreHealth {
@@ -99,6 +114,8 @@ pub struct StoreHealth {
     pub started_from_backup: Option<String>,
     /// The backup could not be written (full or read-only disk); the daemon runs on.
     pub backup_error: Option<String>,
+    /// The last attempt to keep or prune the revision history failed; saves still commit.
+    pub history_error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -156,6 +173,7 @@ struct Inner {
     writer: Arc<tokio::sync::Mutex<WriterState>>,
     revisions: watch::Sender<u64>,
     health: Mutex<StoreHealth>,
+    history: History,
 }
 
 /// What the single writer knows about the file; only touched under the writer lock.
@@ -173,154 +191,26 @@ struct WriterState {
 }
 
 impl ConfigStore {
-    /// Opens the store at `path`. Blocking; call it at start-up.
-    ///
-    /// - A valid file is loaded; its revision continues from the highest one on record.
-    /// - A missing file is restored from the last-good backup if there is one, else written
-    ///   from `seed` (else the defaults).
-    /// - An unreadable or invalid file is left as it is and refused like a hand edit; the store
-    ///   runs on the backup, loudly. Without a usable backup, opening fails.
-    pub fn open(path: &Path, seed: Option<Config>) -> Result<ConfigStore, OpenError> {
-        let files = StoreFiles::new(path).map_err(open_error(path))?;
-        fs::create_dir_all(files.dir()).map_err(open_error(files.dir()))?;
-        let mut health = StoreHealth::default();
-        // Neither leftovers nor a stale backup may keep an alarm clock from starting (a full or
-        // read-only SD card): say so and go on.
-        match files.remove_leftovers() {
-            Ok(removed) => {
-                for leftover in removed {
-                    tracing::warn!(path = %leftover.display(), "removed a temp file left by an interrupted save");
-                }
-            }
-            Err(e) => {
-                tracing::error!(dir = %files.dir().display(), "cannot remove temp files left by a crash: {e}")
-            }
-        }
-        // An unusable backup is as good as none: it is rewritten below or by the next save.
-        let backup = fs::read(&files.backup).ok().and_then(|b| decode(&b).ok());
-
-        let problem = match fs::read(&files.target) {
-            Ok(bytes) => match decode(&bytes) {
-                Ok((config, file_revision)) => {
-                    // The backup also records the highest revision given out (see
-                    // `Inner::ingest_disk`), so revisions never repeat across restarts.
-                    let high = backup.as_ref().and_then(|b| b.1).unwrap_or(0);
-                    let revision = file_revision.unwrap_or(1).max(high);
-                    // A copy, not a link: an editor writing the file in place would change both
-                    // (a crash between a save's link and rename can leave them one inode).
-                    let stale = backup != Some((config.clone(), Some(revision)))
-                        || same_inode(&files.target, &files.backup);
-                    if let Err(e) = stale
-                        .then(|| files.write_durably(&files.backup, &encode(&config, revision)))
-                        .transpose()
-                    {
-                        tracing::error!(path = %files.backup.display(), "cannot refresh the backup: {e}");
-                        health.backup_error =
-                            Some(format!("cannot refresh {}: {e}", files.backup.display()));
-                    }
-                    let state = WriterState {
-                        seen: Some(bytes),
-                        disk_is_good: true,
-                        link_backup: file_revision == Some(revision)
-                            && !same_inode(&files.target, &files.backup),
-                    };
-                    let snapshot = Snapshot::new(revision, config, Origin::Loaded);
-                    return Ok(Self::assemble(files, snapshot, state, health));
-                }
-                Err(e) => e.to_string(),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let Some((config, revision)) = backup else {
-                    let config = seed.unwrap_or_default();
-                    validate(&config).map_err(|e| OpenError::Unusable {
-                        path: path.to_path_buf(),
-                        problem: format!("the initial config is invalid: {e}"),
-                        backup: files.backup.clone(),
-                    })?;
-                    let bytes = encode(&config, 1);
-                    files
-                        .write_durably(&files.target, &bytes)
-                        .map_err(open_error(path))?;
-                    tracing::info!(path = %path.display(), "no config file yet: wrote a new one");
-                    let state = WriterState {
-                        seen: Some(bytes),
-                        disk_is_good: true,
-                        link_backup: true,
-                    };
-                    let snapshot = Snapshot::new(1, config, Origin::Created);
-                    return Ok(Self::assemble(files, snapshot, state, health));
-                };
-                // Losing the alarms because the file vanished would be worse than surprising
-                // someone who deleted it on purpose (`PUT {}` resets to the defaults).
-                let revision = after_backup(revision);
-                let bytes = encode(&config, revision);
-                files
-                    .write_durably(&files.target, &bytes)
-                    .map_err(open_error(path))?;
-                let problem = "the file was missing; it was restored from the last-good backup";
-                tracing::error!(path = %path.display(), backup = %files.backup.display(), "CONFIG FILE MISSING: {problem}");
-                health.started_from_backup = Some(problem.into());
-                let state = WriterState {
-                    seen: Some(bytes),
-                    disk_is_good: true,
-                    link_backup: true,
-                };
-                let snapshot = Snapshot::new(revision, config, Origin::Backup);
-                return Ok(Self::assemble(files, snapshot, state, health));
-            }
-            Err(e) => format!("cannot read it: {e}"),
-        };
-
-        let Some((config, revision)) = backup else {
-            return Err(OpenError::Unusable {
-                path: path.to_path_buf(),
-                problem,
-                backup: files.backup.clone(),
-            });
-        };
-        tracing::error!(
-            path = %path.display(),
-            backup = %files.backup.display(),
-            %problem,
-            "THE CONFIG FILE IS UNUSABLE: running on the last-good backup; fix the file \
-             or save from the settings page"
-        );
-        health.started_from_backup = Some(problem);
-        // `seen: None`: the first look at the disk refuses the broken file like a hand edit,
-        // so its text is kept and the status says why.
-        let state = WriterState {
-            seen: None,
-            disk_is_good: false,
-            link_backup: false,
-        };
-        let snapshot = Snapshot::new(after_backup(revision), config, Origin::Backup);
-        let store = Self::assemble(files, snapshot, state, health);
-        {
-            let mut state = store
-                .inner
-                .writer
-                .try_lock()
-                .expect("no one else has the store yet");
-            store.inner.ingest_disk(&mut state);
-        }
-        Ok(store)
-    }
-
     fn assemble(
         files: StoreFiles,
         snapshot: Snapshot,
         state: WriterState,
         health: StoreHealth,
+        history: History,
     ) -> ConfigStore {
         let (revisions, _) = watch::channel(snapshot.revision);
+        let inner = Inner {
+            files,
+            current: ArcSwap::from_pointee(snapshot),
+            writer: Arc::new(tokio::sync::Mutex::new(state)),
+            revisions,
+            health: Mutex::new(health),
+            history,
+        };
+        // Whatever the daemon starts from is a committed revision too: keep it (a copy, once).
+        inner.keep_copy(&inner.current.load());
         ConfigStore {
-            inner: Arc::new(Inner {
-                files,
-                current: ArcSwap::from_pointee(snapshot),
-                writer: Arc::new(tokio::sync::Mutex::new(state)),
-                revisions,
-                health: Mutex::new(health),
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -335,7 +225,9 @@ impl ConfigStore {
     }
 
     pub fn health(&self) -> StoreHealth {
-        self.inner.health().clone()
+        let mut health = self.inner.health().clone();
+        health.history_error = self.inner.history.error();
+        health
     }
 
     pub fn files(&self) -> &StoreFiles {
@@ -419,14 +311,21 @@ impl Inner {
         let revision = current.revision + 1;
         let bytes = encode(&config, revision);
         let files = &self.files;
+        // Before the save: its directory fsync then usually makes the link durable too.
+        let linked = self.keep_replaced(state, &current);
         let saved = if state.link_backup {
             files.replace_target_keeping_backup(&bytes)
         } else {
             files.write_durably(&files.target, &bytes)
         };
-        saved.map_err(|source| TxError::Save {
-            path: files.target.clone(),
-            source,
+        saved.map_err(|source| {
+            if linked {
+                self.history.forget(current.revision);
+            }
+            TxError::Save {
+                path: files.target.clone(),
+                source,
+            }
         })?;
         state.seen = Some(bytes);
         state.disk_is_good = true;
@@ -449,7 +348,6 @@ impl Inner {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => {
                 state.disk_is_good = false;
-                state.link_backup = false;
                 state.link_backup = false;
                 self.refuse(format!("cannot read the file: {e}"), None, None);
                 return;
@@ -482,6 +380,8 @@ impl Inner {
                 let current = self.current.load_full();
                 state.link_backup = file_revision == Some(current.revision);
                 if config != current.config {
+                    // The file no longer holds the current revision, so only memory does.
+                    self.keep_copy(&current);
                     let revision = (current.revision + 1).max(file_revision.unwrap_or(0));
                     state.link_backup = file_revision == Some(revision);
                     tracing::info!(path = %path.display(), revision, "loaded a hand edit of the config file");
@@ -498,12 +398,13 @@ impl Inner {
                             self.files.backup.display()
                         ));
                     }
-                    self.publish(Snapshot::new(revision, config, Origin::ExternalEdit));
+                    let snapshot =
+                        self.publish(Snapshot::new(revision, config, Origin::ExternalEdit));
+                    self.keep_copy(&snapshot);
                 }
             }
             Err(error) => {
                 state.disk_is_good = false;
-                state.link_backup = false;
                 state.link_backup = false;
                 let field = match &error {
                     DocumentError::Invalid(e) => Some(e.field.clone()),
@@ -518,6 +419,33 @@ impl Inner {
                 };
                 self.refuse(error.to_string(), field, kept);
             }
+        }
+    }
+
+    /// Makes sure the revision a save is about to replace is in the history. Returns whether
+    /// it was linked now (and must be taken back if the save fails).
+    fn keep_replaced(&self, state: &WriterState, current: &Snapshot) -> bool {
+        if self.history.contains(current.revision) {
+            false
+        } else if state.link_backup {
+            // The file carries this revision: keep its inode, which the save is replacing.
+            self.history
+                .keep_link(&self.files.target, current.revision, current.origin)
+        } else {
+            // The file was edited, broken or removed: memory holds the only copy.
+            self.keep_copy(current);
+            false
+        }
+    }
+
+    fn keep_copy(&self, snapshot: &Snapshot) {
+        if !self.history.contains(snapshot.revision) {
+            self.history.keep_copy(
+                &encode(&snapshot.config, snapshot.revision),
+                snapshot.revision,
+                snapshot.origin,
+                snapshot.committed_at.into(),
+            );
         }
     }
 

@@ -7,4 +7,5 @@ mod external_edits;
 mod far_future;
 mod helpers;
 mod openapi;
+mod revisions;
 mod trust;
