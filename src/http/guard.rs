@@ -300,6 +300,55 @@ pub(super) fn client_address(extensions: &axum::http::Extensions) -> Option<IpAd
         .map(|info| info.0.ip().to_canonical())
 }
 
+/// Adds the guard's refusals to every operation of the OpenAPI description, so a client (or a
+/// fuzzer) finds every status the API can answer documented.
+pub(super) fn describe_refusals(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let refusal = |description: &str| -> RefOr<utoipa::openapi::Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        let operations = [
+            (Method::GET, &mut item.get),
+            (Method::HEAD, &mut item.head),
+            (Method::PUT, &mut item.put),
+            (Method::POST, &mut item.post),
+            (Method::PATCH, &mut item.patch),
+            (Method::DELETE, &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
+            let mut add = |status: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| refusal(description));
+            };
+            add("421", "The Host header does not name this machine");
+            if !matches!(method, Method::GET | Method::HEAD) {
+                add("403", "A request from another site's page (Origin)");
+                add("415", "The body is not JSON");
+            }
+            if needs_login(&method, path) {
+                add("401", "A password is set and this request has no session");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

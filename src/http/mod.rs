@@ -80,7 +80,7 @@ struct ApiDoc;
 
 /// The routes, and the OpenAPI description generated from them.
 fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(status::healthz))
         .routes(routes!(status::status))
         .routes(routes!(status::openapi))
@@ -114,7 +114,10 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             session::log_in,
             session::log_out
         ))
-        .split_for_parts()
+        .split_for_parts();
+    let mut api = api;
+    guard::describe_refusals(&mut api);
+    (routes, api)
 }
 
 /// The OpenAPI description of the whole API.

@@ -52,6 +52,16 @@ async fn every_route_is_described_and_every_description_is_routed() {
     );
 
     let paths = spec["paths"].as_object().unwrap();
+    // The trust boundary's refusals are documented on every operation they can answer.
+    let responses = |method: &str, path: &str| paths[path][method]["responses"].clone();
+    for status in ["401", "403", "415", "421"] {
+        assert!(
+            responses("post", "/api/alarms").get(status).is_some(),
+            "{status}"
+        );
+    }
+    assert!(responses("get", "/healthz").get("401").is_none());
+    assert!(responses("get", "/api/config").get("415").is_none());
     for (method, path) in EXPECTED {
         assert!(
             paths.get(*path).and_then(|p| p.get(*method)).is_some(),
