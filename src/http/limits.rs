@@ -124,6 +124,12 @@ fn millis_from_env(name: &str) -> Option<Duration> {
 
 /// The open-file limit: (soft, hard).
 pub fn open_files_limit() -> io::Result<(u64, u64)> {
+    let limit = rlimit_nofile()?;
+    // `rlim_t` is 32 bits on 32-bit Raspberry Pi OS.
+    Ok((u64::from(limit.rlim_cur), u64::from(limit.rlim_max)))
+}
+
+fn rlimit_nofile() -> io::Result<libc::rlimit> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -132,7 +138,7 @@ pub fn open_files_limit() -> io::Result<(u64, u64)> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((limit.rlim_cur, limit.rlim_max))
+    Ok(limit)
 }
 
 /// Raises the soft open-file limit to the hard one (systemd's default soft limit is 1024, its
@@ -144,10 +150,8 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
         tracing::info!(soft, hard, "open-file limit");
         return Ok(soft);
     }
-    let raised = libc::rlimit {
-        rlim_cur: hard,
-        rlim_max: hard,
-    };
+    let mut raised = rlimit_nofile()?;
+    raised.rlim_cur = raised.rlim_max;
     // SAFETY: setrlimit reads the struct we pass; raising the soft limit up to the hard one
     // needs no privilege.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
