@@ -125,7 +125,8 @@ fn millis_from_env(name: &str) -> Option<Duration> {
 /// The open-file limit: (soft, hard).
 pub fn open_files_limit() -> io::Result<(u64, u64)> {
     let limit = rlimit_nofile()?;
-    // `rlim_t` is 32 bits on 32-bit Raspberry Pi OS.
+    // `rlim_t` is 32 bits on 32-bit Raspberry Pi OS, 64 elsewhere.
+    #[allow(clippy::useless_conversion)]
     Ok((u64::from(limit.rlim_cur), u64::from(limit.rlim_max)))
 }
 
