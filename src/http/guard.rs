@@ -72,6 +72,18 @@ impl Access {
     pub fn password_set(&self) -> bool {
         self.password.current().is_some()
     }
+
+    /// Whether `headers` carry an open session under the password `hash`. Every cookie of our
+    /// name counts: another service on the same host name may have set one (cookies do not
+    /// keep ports apart), and it must not lock the phone out.
+    pub(super) fn has_session(&self, headers: &HeaderMap, hash: &Arc<str>) -> bool {
+        let now = tokio::time::Instant::now();
+        let mut sessions = self
+            .sessions
+            .lock()
+            .expect("the sessions lock is never poisoned");
+        session_cookies(headers).any(|id| sessions.check(id, Some(hash), now))
+    }
 }
 
 /// The middleware: checks the request, runs it, and adds the security headers to whatever
@@ -257,18 +269,9 @@ fn logged_in(app: &AppState, request: &Request) -> bool {
     let Some(hash) = app.access.password.current() else {
         return true;
     };
-    // Every value counts: another service on the same host name may have set a cookie of
-    // the same name (cookies do not keep ports apart), and it must not lock the phone out.
-    let now = tokio::time::Instant::now();
-    let mut sessions = app
-        .access
-        .sessions
-        .lock()
-        .expect("the sessions lock is never poisoned");
-    if session_cookies(request.headers()).any(|id| sessions.check(id, Some(&hash), now)) {
+    if app.access.has_session(request.headers(), &hash) {
         return true;
     }
-    drop(sessions);
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -41,18 +41,9 @@ pub struct Login {
     responses((status = 200, description = "Whether a login is needed, and whether this client has one", body = SessionState)))]
 pub async fn session_state(State(app): State<AppState>, request: Request) -> Json<SessionState> {
     let hash = app.access.password.current();
-    let logged_in = match &hash {
-        None => true,
-        Some(hash) => {
-            let now = tokio::time::Instant::now();
-            let mut sessions = app
-                .access
-                .sessions
-                .lock()
-                .expect("the sessions lock is never poisoned");
-            session_cookies(request.headers()).any(|id| sessions.check(id, Some(hash), now))
-        }
-    };
+    let logged_in = hash
+        .as_ref()
+        .is_none_or(|hash| app.access.has_session(request.headers(), hash));
     Json(SessionState {
         password_set: hash.is_some(),
         logged_in,
