@@ -69,6 +69,9 @@ impl Playback {
 
 pub struct SpotifyPlayer {
     client: AuthCodePkceSpotify,
+    /// For the commands rspotify can only send with a `{}` body (volume, shuffle, pause): the
+    /// Web API describes them without a request body, so the daemon sends them itself.
+    http: reqwest::Client,
     tokens: TokenFile,
     /// One refresh at a time: a refresh token is single-use.
     refreshing: Arc<Mutex<()>>,
@@ -109,8 +112,14 @@ impl SpotifyPlayer {
             OAuth::default(),
             config,
         );
+        // Like rspotify's own client: rustls, and a 10 s bound below our per-call timeout.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SpotifyError::Unexpected(format!("cannot set up HTTP: {e}")))?;
         Ok(SpotifyPlayer {
             client,
+            http,
             tokens,
             refreshing: Arc::new(Mutex::new(())),
         })
@@ -118,7 +127,7 @@ impl SpotifyPlayer {
 
     pub async fn devices(&self) -> Result<Vec<Device>, SpotifyError> {
         let body = self
-            .call(|c| async move { c.api_get("me/player/devices", &Query::new()).await })
+            .call(|p| async move { p.client.api_get("me/player/devices", &Query::new()).await })
             .await?;
         #[derive(Deserialize)]
         struct List {
@@ -138,7 +147,7 @@ impl SpotifyPlayer {
     /// `None` when nothing is active (204).
     pub async fn playback(&self) -> Result<Option<Playback>, SpotifyError> {
         let body = self
-            .call(|c| async move { c.api_get("me/player", &Query::new()).await })
+            .call(|p| async move { p.client.api_get("me/player", &Query::new()).await })
             .await?;
         if body.trim().is_empty() {
             return Ok(None);
@@ -149,18 +158,24 @@ impl SpotifyPlayer {
     }
 
     pub async fn transfer(&self, device_id: &str) -> Result<(), SpotifyError> {
-        self.call(|c| async move { c.transfer_playback(device_id, Some(false)).await })
+        self.call(|p| async move { p.client.transfer_playback(device_id, Some(false)).await })
             .await
     }
 
     pub async fn set_volume(&self, device_id: &str, percent: u32) -> Result<(), SpotifyError> {
-        let percent = percent.min(100) as u8;
-        self.call(|c| async move { c.volume(percent, Some(device_id)).await })
+        let percent = percent.min(100).to_string();
+        let query = [
+            ("volume_percent", percent.as_str()),
+            ("device_id", device_id),
+        ];
+        self.call(|p| p.put_without_body("me/player/volume", &query))
             .await
     }
 
     pub async fn shuffle(&self, device_id: &str, on: bool) -> Result<(), SpotifyError> {
-        self.call(|c| async move { c.shuffle(on, Some(device_id)).await })
+        let state = if on { "true" } else { "false" };
+        let query = [("state", state), ("device_id", device_id)];
+        self.call(|p| p.put_without_body("me/player/shuffle", &query))
             .await
     }
 
@@ -177,8 +192,8 @@ impl SpotifyPlayer {
                     .ok_or_else(|| SpotifyError::Unexpected(format!("cannot play {}", s.uri())))?,
             ),
         };
-        self.call(|c| {
-            let target = target.clone();
+        self.call(|p| {
+            let (target, c) = (target.clone(), &p.client);
             async move {
                 match target {
                     None => c.resume_playback(Some(device_id), None).await,
@@ -197,7 +212,8 @@ impl SpotifyPlayer {
     }
 
     pub async fn pause(&self, device_id: &str) -> Result<(), SpotifyError> {
-        self.call(|c| async move { c.pause_playback(Some(device_id)).await })
+        let query = [("device_id", device_id)];
+        self.call(|p| p.put_without_body("me/player/pause", &query))
             .await
     }
 
@@ -205,7 +221,7 @@ impl SpotifyPlayer {
     /// once.
     async fn call<'a, T, F, Fut>(&'a self, op: F) -> Result<T, SpotifyError>
     where
-        F: Fn(&'a AuthCodePkceSpotify) -> Fut,
+        F: Fn(&'a SpotifyPlayer) -> Fut,
         Fut: Future<Output = ClientResult<T>> + 'a,
     {
         if self.token_expired().await {
@@ -227,13 +243,33 @@ impl SpotifyPlayer {
 
     async fn attempt<'a, T, F, Fut>(&'a self, op: &F) -> Result<T, SpotifyError>
     where
-        F: Fn(&'a AuthCodePkceSpotify) -> Fut,
+        F: Fn(&'a SpotifyPlayer) -> Fut,
         Fut: Future<Output = ClientResult<T>> + 'a,
     {
-        match tokio::time::timeout(CALL_TIMEOUT, op(&self.client)).await {
+        match tokio::time::timeout(CALL_TIMEOUT, op(self)).await {
             Err(_) => Err(SpotifyError::Timeout),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(classify(e).await),
+        }
+    }
+
+    /// `PUT` with the arguments in the query string and no body at all, answered like
+    /// rspotify's calls so [`classify`] and the 401 handling of [`Self::call`] apply.
+    async fn put_without_body(&self, path: &str, query: &[(&str, &str)]) -> ClientResult<()> {
+        let url = self.client.api_url(path);
+        let token = self.access_token().await.ok_or(ClientError::InvalidToken)?;
+        let response = self
+            .http
+            .put(url)
+            .query(query)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http(Box::new(HttpError::Client(e))))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ClientError::Http(Box::new(HttpError::StatusCode(response))))
         }
     }
 

@@ -148,6 +148,11 @@ pub struct RecordedRequest {
     pub headers_authorization: Option<String>,
     /// The JSON body, or for `/api/token` the form fields as a JSON object of strings.
     pub body: Option<Value>,
+    /// Bytes of body sent, parsable or not: a body the operation does not take is refused
+    /// even when it is `{}` or not JSON at all.
+    pub body_len: usize,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
     pub status: u16,
     pub response_body: Option<Value>,
     /// When the request arrived.
