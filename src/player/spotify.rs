@@ -87,7 +87,10 @@ impl SpotifyPlayer {
         let token = tokens
             .load()
             .map_err(|e| {
-                SpotifyError::Unexpected(format!("cannot read {}: {e}", tokens.path().display()))
+                tracing::error!(path = %tokens.path().display(), "cannot read the Spotify token: {e}");
+                SpotifyError::Unexpected(
+                    "the saved Spotify login cannot be read: link Spotify again".into(),
+                )
             })?
             .ok_or(SpotifyError::NotLinked)?;
         let config = rspotify::Config {
@@ -134,8 +137,7 @@ impl SpotifyPlayer {
             #[serde(default)]
             devices: Vec<serde_json::Value>,
         }
-        let list: List = serde_json::from_str(&body)
-            .map_err(|e| SpotifyError::Unexpected(format!("device list: {e}")))?;
+        let list: List = serde_json::from_str(&body).map_err(|e| unreadable("device list", &e))?;
         // One odd entry must not hide the others.
         Ok(list
             .devices
@@ -154,7 +156,7 @@ impl SpotifyPlayer {
         }
         serde_json::from_str(&body)
             .map(Some)
-            .map_err(|e| SpotifyError::Unexpected(format!("player state: {e}")))
+            .map_err(|e| unreadable("player state", &e))
     }
 
     pub async fn transfer(&self, device_id: &str) -> Result<(), SpotifyError> {
@@ -187,10 +189,12 @@ impl SpotifyPlayer {
     ) -> Result<(), SpotifyError> {
         let target = match source {
             None => None,
-            Some(s) => Some(
-                parse_uri(s.uri())
-                    .ok_or_else(|| SpotifyError::Unexpected(format!("cannot play {}", s.uri())))?,
-            ),
+            Some(s) => Some(parse_uri(s.uri()).ok_or_else(|| {
+                SpotifyError::Unexpected(format!(
+                    "the alarm's source {} is not something Spotify can play",
+                    s.uri()
+                ))
+            })?),
         };
         self.call(|p| {
             let (target, c) = (target.clone(), &p.client);
@@ -232,7 +236,7 @@ impl SpotifyPlayer {
                 self.refresh().await?;
                 match self.attempt(&op).await {
                     Err(SpotifyError::TokenExpired) => Err(SpotifyError::Unauthorized(
-                        "the access token is refused even after a refresh".into(),
+                        "Spotify refused the login even after a refresh: link Spotify again".into(),
                     )),
                     other => other,
                 }
@@ -297,7 +301,12 @@ impl SpotifyPlayer {
         );
         tokio::spawn(async move { refresh_detached(client, tokens, lock, seen).await })
             .await
-            .unwrap_or_else(|e| Err(SpotifyError::Unexpected(format!("token refresh: {e}"))))
+            .unwrap_or_else(|e| {
+                tracing::error!("the Spotify token refresh task failed: {e}");
+                Err(SpotifyError::Unexpected(
+                    "the Spotify login could not be renewed (internal error)".into(),
+                ))
+            })
     }
 
     async fn access_token(&self) -> Option<String> {
@@ -330,23 +339,23 @@ async fn refresh_detached(
         token.as_ref().and_then(|t| t.refresh_token.clone())
     };
     if old_refresh.is_none() {
-        return Err(SpotifyError::Unauthorized("no refresh token".into()));
+        return Err(no_refresh_token());
     }
     // No timeout of ours: rspotify's HTTP timeout (10 s) bounds it.
     let fresh = match client.refetch_token().await {
         Ok(Some(token)) => token,
-        Ok(None) => return Err(SpotifyError::Unauthorized("no refresh token".into())),
+        Ok(None) => return Err(no_refresh_token()),
         Err(e) => {
             return Err(match classify(e).await {
                 // The accounts service answers 400 invalid_grant for an expired or revoked
                 // refresh token: only a new login helps.
-                SpotifyError::BadRequest(_) => SpotifyError::Unauthorized(
-                    "the refresh token was refused (expired or revoked)".into(),
+                SpotifyError::Refused(400) => SpotifyError::Unauthorized(
+                    "the Spotify login expired: link Spotify again".into(),
                 ),
                 // A 401 from the accounts service is about the client, not a stale access
                 // token: refreshing again cannot help.
                 SpotifyError::TokenExpired => SpotifyError::Unauthorized(
-                    "the accounts service refused the client (check spotify.client_id)".into(),
+                    "Spotify refused the app's client ID: check spotify.client_id".into(),
                 ),
                 other => other,
             });
@@ -399,6 +408,17 @@ fn parse_uri(uri: &str) -> Option<Target> {
     })
 }
 
+fn no_refresh_token() -> SpotifyError {
+    SpotifyError::Unauthorized("the Spotify login has no refresh token: link Spotify again".into())
+}
+
+fn unreadable(what: &str, error: &serde_json::Error) -> SpotifyError {
+    tracing::warn!("cannot parse Spotify's {what}: {error}");
+    SpotifyError::Unexpected(format!("Spotify sent a {what} the daemon cannot read"))
+}
+
+/// Turns a failed request into a [`SpotifyError`]; the technical detail (Spotify's message,
+/// the error chain with its URL) is logged here and stays out of the error's words.
 async fn classify(error: ClientError) -> SpotifyError {
     match error {
         ClientError::Http(http) => match *http {
@@ -410,12 +430,59 @@ async fn classify(error: ClientError) -> SpotifyError {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
                 let body = response.text().await.unwrap_or_default();
-                SpotifyError::from_status(status, retry_after.as_deref(), &body)
+                let error = SpotifyError::from_status(status, retry_after.as_deref(), &body);
+                // An error body holds Spotify's message and reason, never a token.
+                let body: String = body.chars().take(300).collect();
+                tracing::warn!(status, ?retry_after, %body, "Spotify answered: {error}");
+                error
             }
-            HttpError::Client(e) if e.is_timeout() => SpotifyError::Timeout,
-            HttpError::Client(e) => SpotifyError::Network(error_chain(&e)),
+            HttpError::Client(e) if e.is_timeout() => {
+                tracing::warn!("Spotify request timed out: {}", error_chain(&e));
+                SpotifyError::Timeout
+            }
+            HttpError::Client(e) => {
+                let words = network_words(&e);
+                tracing::warn!("Spotify request failed ({words}): {}", error_chain(&e));
+                SpotifyError::Network(words.into())
+            }
         },
-        other => SpotifyError::Unexpected(other.to_string()),
+        other => {
+            tracing::warn!("Spotify request failed: {other}");
+            SpotifyError::Unexpected("the Spotify request failed (see the log)".into())
+        }
+    }
+}
+
+/// What went wrong on the way to Spotify, in words: the io error kinds first, then what
+/// hyper and rustls say in their messages (DNS and TLS errors carry no kind).
+fn network_words(error: &reqwest::Error) -> &'static str {
+    use std::io::ErrorKind;
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionRefused => return "the connection was refused",
+                ErrorKind::NetworkUnreachable
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkDown => return "no network connection",
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof => return "the connection broke off",
+                ErrorKind::TimedOut => return "no answer in time",
+                _ => {}
+            }
+        }
+        source = cause.source();
+    }
+    let chain = error_chain(error).to_ascii_lowercase();
+    if chain.contains("dns error") || chain.contains("lookup") {
+        "no network connection (Spotify's address cannot be looked up)"
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake")
+    {
+        "the secure connection failed (is the clock set right?)"
+    } else {
+        "the connection failed"
     }
 }
 
