@@ -1,8 +1,12 @@
 //! What went wrong talking to Spotify, classified the way the ring sequence must react
 //! (see `docs/spotify.md`): retry, re-resolve the device, wait, or give up and fall back.
+//! Also the one place a failed request is turned into words ([`classify`]): the detail is
+//! logged here, and only the words travel on.
 
 use std::time::Duration;
 
+use rspotify::ClientError;
+use rspotify::http::HttpError;
 use serde::Deserialize;
 
 /// `Display` is what a person reads at 6 a.m. (status `fallback_reason`, history): plain
@@ -126,6 +130,86 @@ impl SpotifyError {
             _ => SpotifyError::Refused(status),
         }
     }
+}
+
+/// Turns a failed request into a [`SpotifyError`]; the technical detail (Spotify's message,
+/// the error chain with its URL) is logged here and stays out of the error's words.
+pub(super) async fn classify(error: ClientError) -> SpotifyError {
+    match error {
+        ClientError::Http(http) => match *http {
+            HttpError::StatusCode(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = response.text().await.unwrap_or_default();
+                let error = SpotifyError::from_status(status, retry_after.as_deref(), &body);
+                // An error body holds Spotify's message and reason, never a token.
+                let body: String = body.chars().take(300).collect();
+                tracing::warn!(status, ?retry_after, %body, "Spotify answered: {error}");
+                error
+            }
+            HttpError::Client(e) if e.is_timeout() => {
+                tracing::warn!("Spotify request timed out: {}", error_chain(&e));
+                SpotifyError::Timeout
+            }
+            HttpError::Client(e) => {
+                let words = network_words(&e);
+                tracing::warn!("Spotify request failed ({words}): {}", error_chain(&e));
+                SpotifyError::Network(words.into())
+            }
+        },
+        other => {
+            tracing::warn!("Spotify request failed: {other}");
+            SpotifyError::Unexpected("the Spotify request failed (see the log)".into())
+        }
+    }
+}
+
+/// What went wrong on the way to Spotify, in words: the io error kinds first, then what
+/// hyper and rustls say in their messages (DNS and TLS errors carry no kind).
+fn network_words(error: &reqwest::Error) -> &'static str {
+    use std::io::ErrorKind;
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionRefused => return "the connection was refused",
+                ErrorKind::NetworkUnreachable
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkDown => return "no network connection",
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof => return "the connection broke off",
+                ErrorKind::TimedOut => return "no answer in time",
+                _ => {}
+            }
+        }
+        source = cause.source();
+    }
+    let chain = error_chain(error).to_ascii_lowercase();
+    if chain.contains("dns error") || chain.contains("lookup") {
+        "no network connection (Spotify's address cannot be looked up)"
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake")
+    {
+        "the secure connection failed (is the clock set right?)"
+    } else {
+        "the connection failed"
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// `{"error": {"status", "message", "reason"?}}`; rspotify's own error type does not parse it.
