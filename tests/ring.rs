@@ -26,7 +26,8 @@ async fn an_alarm_plays_on_the_receiver_fades_in_and_stops() {
     assert_eq!(status["alarm_id"], "wake");
     assert_eq!(status["fallback_reason"], serde_json::Value::Null);
 
-    // The start sequence, in order: volume before anything plays, then transfer and play.
+    // The start sequence, in order: wake the receiver (transfer, `play: false`), set the
+    // volume before anything plays, then play.
     let calls: Vec<_> = rig
         .mock
         .requests()
@@ -39,9 +40,11 @@ async fn an_alarm_plays_on_the_receiver_fades_in_and_stops() {
             .position(|c| *c == e)
             .unwrap_or_else(|| panic!("no {e:?} in {calls:?}"))
     };
-    assert!(position(Endpoint::Devices) < position(Endpoint::Volume));
-    assert!(position(Endpoint::Volume) < position(Endpoint::Transfer));
-    assert!(position(Endpoint::Transfer) < position(Endpoint::Play));
+    assert!(position(Endpoint::Devices) < position(Endpoint::Transfer));
+    assert!(position(Endpoint::Transfer) < position(Endpoint::Volume));
+    assert!(position(Endpoint::Volume) < position(Endpoint::Play));
+    let transfer = &rig.mock.requests_to(Endpoint::Transfer)[0];
+    assert_eq!(transfer.body.as_ref().unwrap()["play"], false);
     let play = &rig.mock.requests_to(Endpoint::Play)[0];
     assert_eq!(play.query_value("device_id"), Some("dev-1"));
     assert_eq!(play.body.as_ref().unwrap()["context_uri"], PLAYLIST);

@@ -1,87 +1,125 @@
 //! What went wrong talking to Spotify, classified the way the ring sequence must react
 //! (see `docs/spotify.md`): retry, re-resolve the device, wait, or give up and fall back.
+//! Also the one place a failed request is turned into words ([`classify`]): the detail is
+//! logged here, and only the words travel on.
 
 use std::time::Duration;
 
+use rspotify::ClientError;
+use rspotify::http::HttpError;
 use serde::Deserialize;
 
+/// `Display` is what a person reads at 6 a.m. (status `fallback_reason`, history): plain
+/// words, what to do if anything, an HTTP status at most; never a URL or a token. The
+/// technical detail (error chains with URLs, Spotify's messages) goes to the log where the
+/// error is classified.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SpotifyError {
-    #[error("no Spotify account is linked (no token in the state directory)")]
+    #[error("no Spotify account is linked: link Spotify in the settings")]
     NotLinked,
-    #[error("Spotify client id is not set (spotify.client_id)")]
+    #[error("the Spotify client ID is not set (spotify.client_id)")]
     NoClientId,
-    #[error("Spotify refused the login ({0}): link the account again")]
+    /// The words say what to do (link again, check the client id).
+    #[error("{0}")]
     Unauthorized(String),
     /// 401 once: the caller refreshes and retries once.
-    #[error("access token expired or revoked")]
+    #[error("the Spotify access token expired")]
     TokenExpired,
-    #[error("Spotify Premium is required for remote playback ({0})")]
-    PremiumRequired(String),
+    #[error("Spotify Premium is needed to control playback")]
+    PremiumRequired,
     #[error(
-        "this Spotify account may not use the app ({0}): add it to the app's users on developer.spotify.com"
+        "this Spotify account may not use the app: add it to the app's users on developer.spotify.com"
     )]
-    NotAllowed(String),
+    NotAllowed,
     /// 403 "Restriction violated", typically a receiver that has just started.
-    #[error("Spotify refused the command ({0})")]
-    Restricted(String),
+    #[error("the receiver refused the command (HTTP 403; it may still be starting up)")]
+    Restricted,
     #[error("the receiver does not allow volume control")]
     VolumeDisallowed,
-    #[error("device not found ({0})")]
+    /// The words name the receiver when it is known.
+    #[error("{0}")]
     DeviceNotFound(String),
-    #[error("no Spotify Connect device is available")]
+    #[error("no Spotify receiver is online")]
     NoDevice,
-    #[error("rate limited by Spotify (retry after {0:?})")]
+    #[error("Spotify asked to wait {} s (too many requests)", .0.as_secs())]
     RateLimited(Duration),
-    #[error("Spotify server error {0}")]
+    /// A `Retry-After` that ends after the start deadline: fall back now rather than wait.
+    #[error(
+        "Spotify asked to wait {} s (too many requests), longer than the start deadline allows",
+        .0.as_secs()
+    )]
+    RateLimitedPastDeadline(Duration),
+    #[error("Spotify has a server problem (HTTP {0})")]
     Server(u16),
-    #[error("no answer from Spotify in time")]
+    /// Any other refusal (400, 415, ...): the status is what support needs.
+    #[error("Spotify refused the request (HTTP {0})")]
+    Refused(u16),
+    #[error("Spotify did not answer in time")]
     Timeout,
-    #[error("cannot reach Spotify: {0}")]
+    /// The words say what failed (no network, refused, TLS).
+    #[error("Spotify could not be reached: {0}")]
     Network(String),
-    /// 400: the request was refused as malformed; from the accounts service, a refresh token
-    /// that is expired or revoked (`invalid_grant`).
-    #[error("Spotify refused the request ({0})")]
-    BadRequest(String),
-    #[error("unexpected answer from Spotify: {0}")]
+    /// The start volume could not be set: no ceiling can be enforced, so Spotify must not
+    /// play. Built by [`SpotifyError::volume_not_set`].
+    #[error("{0}")]
+    VolumeNotSet(String),
+    #[error("{0}")]
     Unexpected(String),
 }
 
 impl SpotifyError {
-    /// Retrying cannot help: fall back at once and tell the user.
+    /// Retrying within this start cannot help: fall back at once and tell the user.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
             SpotifyError::NotLinked
                 | SpotifyError::NoClientId
                 | SpotifyError::Unauthorized(_)
-                | SpotifyError::PremiumRequired(_)
-                | SpotifyError::NotAllowed(_)
+                | SpotifyError::PremiumRequired
+                | SpotifyError::NotAllowed
+                | SpotifyError::VolumeNotSet(_)
+                | SpotifyError::RateLimitedPastDeadline(_)
         )
+    }
+
+    /// The reason for not playing Spotify when the start volume stays refused.
+    pub fn volume_not_set(cause: &SpotifyError) -> SpotifyError {
+        let what = match cause {
+            SpotifyError::Refused(status) => {
+                format!("Spotify refused the volume change (HTTP {status})")
+            }
+            SpotifyError::Restricted => "Spotify refused the volume change (HTTP 403)".into(),
+            SpotifyError::DeviceNotFound(_) | SpotifyError::NoDevice => {
+                "Spotify refused the volume change (HTTP 404: receiver not found)".into()
+            }
+            SpotifyError::RateLimited(_) => {
+                "Spotify refused the volume change (HTTP 429: too many requests)".into()
+            }
+            other => format!("the volume could not be set ({other})"),
+        };
+        SpotifyError::VolumeNotSet(format!(
+            "{what}; the local sound rings instead of Spotify at an unknown volume"
+        ))
     }
 
     /// Classifies an HTTP error answer from the Web API.
     pub fn from_status(status: u16, retry_after: Option<&str>, body: &str) -> SpotifyError {
         let (message, reason) = parse_error_body(body);
-        let text = if message.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            message.clone()
-        };
         match status {
-            400 => SpotifyError::BadRequest(text),
             401 => SpotifyError::TokenExpired,
             403 if reason == "PREMIUM_REQUIRED" || message.contains("Premium") => {
-                SpotifyError::PremiumRequired(text)
+                SpotifyError::PremiumRequired
             }
             403 if reason == "VOLUME_CONTROL_DISALLOW" => SpotifyError::VolumeDisallowed,
             // Development-mode apps answer users missing from the allowlist like this.
             403 if message.contains("registered") || message.contains("developer.spotify.com") => {
-                SpotifyError::NotAllowed(text)
+                SpotifyError::NotAllowed
             }
-            403 => SpotifyError::Restricted(text),
+            403 => SpotifyError::Restricted,
             404 if reason == "NO_ACTIVE_DEVICE" => SpotifyError::NoDevice,
-            404 => SpotifyError::DeviceNotFound(text),
+            404 => SpotifyError::DeviceNotFound(
+                "the receiver was not found (is it switched on and logged in to Spotify?)".into(),
+            ),
             429 => SpotifyError::RateLimited(Duration::from_secs(
                 retry_after
                     .and_then(|v| v.trim().parse::<u64>().ok())
@@ -89,9 +127,89 @@ impl SpotifyError {
                     .clamp(1, 3600),
             )),
             500..=599 => SpotifyError::Server(status),
-            _ => SpotifyError::Unexpected(format!("HTTP {status}: {text}")),
+            _ => SpotifyError::Refused(status),
         }
     }
+}
+
+/// Turns a failed request into a [`SpotifyError`]; the technical detail (Spotify's message,
+/// the error chain with its URL) is logged here and stays out of the error's words.
+pub(super) async fn classify(error: ClientError) -> SpotifyError {
+    match error {
+        ClientError::Http(http) => match *http {
+            HttpError::StatusCode(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = response.text().await.unwrap_or_default();
+                let error = SpotifyError::from_status(status, retry_after.as_deref(), &body);
+                // An error body holds Spotify's message and reason, never a token.
+                let body: String = body.chars().take(300).collect();
+                tracing::warn!(status, ?retry_after, %body, "Spotify answered: {error}");
+                error
+            }
+            HttpError::Client(e) if e.is_timeout() => {
+                tracing::warn!("Spotify request timed out: {}", error_chain(&e));
+                SpotifyError::Timeout
+            }
+            HttpError::Client(e) => {
+                let words = network_words(&e);
+                tracing::warn!("Spotify request failed ({words}): {}", error_chain(&e));
+                SpotifyError::Network(words.into())
+            }
+        },
+        other => {
+            tracing::warn!("Spotify request failed: {other}");
+            SpotifyError::Unexpected("the Spotify request failed (see the log)".into())
+        }
+    }
+}
+
+/// What went wrong on the way to Spotify, in words: the io error kinds first, then what
+/// hyper and rustls say in their messages (DNS and TLS errors carry no kind).
+fn network_words(error: &reqwest::Error) -> &'static str {
+    use std::io::ErrorKind;
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionRefused => return "the connection was refused",
+                ErrorKind::NetworkUnreachable
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkDown => return "no network connection",
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof => return "the connection broke off",
+                ErrorKind::TimedOut => return "no answer in time",
+                _ => {}
+            }
+        }
+        source = cause.source();
+    }
+    let chain = error_chain(error).to_ascii_lowercase();
+    if chain.contains("dns error") || chain.contains("lookup") {
+        "no network connection (Spotify's address cannot be looked up)"
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake")
+    {
+        "the secure connection failed (is the clock set right?)"
+    } else {
+        "the connection failed"
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// `{"error": {"status", "message", "reason"?}}`; rspotify's own error type does not parse it.
@@ -135,25 +253,19 @@ mod tests {
                     "Player command failed: Premium required",
                     "PREMIUM_REQUIRED",
                 ),
-                SpotifyError::PremiumRequired("Player command failed: Premium required".into()),
+                SpotifyError::PremiumRequired,
             ),
             (
                 403,
                 None,
                 body("Player command failed: Restriction violated", ""),
-                SpotifyError::Restricted("Player command failed: Restriction violated".into()),
+                SpotifyError::Restricted,
             ),
             (
                 403,
                 None,
                 body("x", "VOLUME_CONTROL_DISALLOW"),
                 SpotifyError::VolumeDisallowed,
-            ),
-            (
-                404,
-                None,
-                body("Device not found", ""),
-                SpotifyError::DeviceNotFound("Device not found".into()),
             ),
             (
                 404,
@@ -171,13 +283,18 @@ mod tests {
                 SpotifyError::RateLimited(Duration::from_secs(7)),
             ),
             (503, None, String::new(), SpotifyError::Server(503)),
+            (415, None, String::new(), SpotifyError::Refused(415)),
             (
                 400,
                 None,
                 r#"{"error":"invalid_grant","error_description":"Refresh token revoked"}"#.into(),
-                SpotifyError::BadRequest("HTTP 400".into()),
+                SpotifyError::Refused(400),
             ),
         ];
+        assert!(matches!(
+            SpotifyError::from_status(404, None, &body("Device not found", "")),
+            SpotifyError::DeviceNotFound(_)
+        ));
         for (status, retry, text, expected) in cases {
             assert_eq!(
                 SpotifyError::from_status(status, retry, &text),
@@ -185,8 +302,50 @@ mod tests {
                 "{status} {text}"
             );
         }
-        assert!(SpotifyError::PremiumRequired(String::new()).is_permanent());
-        assert!(!SpotifyError::Restricted(String::new()).is_permanent());
+        assert!(SpotifyError::PremiumRequired.is_permanent());
+        assert!(!SpotifyError::Restricted.is_permanent());
         assert!(!SpotifyError::DeviceNotFound(String::new()).is_permanent());
+    }
+}
+
+#[cfg(test)]
+mod wording {
+    use super::*;
+
+    /// What the status and the history say, for the main cases: words, no `HTTP n: HTTP n`.
+    #[test]
+    fn reasons_read_as_sentences_a_person_understands() {
+        let said = |e: SpotifyError| e.to_string();
+        assert_eq!(
+            said(SpotifyError::from_status(
+                403,
+                None,
+                r#"{"error":{"status":403,"message":"Premium required","reason":"PREMIUM_REQUIRED"}}"#
+            )),
+            "Spotify Premium is needed to control playback"
+        );
+        assert_eq!(
+            said(SpotifyError::volume_not_set(&SpotifyError::from_status(
+                415, None, ""
+            ))),
+            "Spotify refused the volume change (HTTP 415); the local sound rings instead of \
+             Spotify at an unknown volume"
+        );
+        assert_eq!(
+            said(SpotifyError::from_status(415, None, "")),
+            "Spotify refused the request (HTTP 415)"
+        );
+        assert_eq!(
+            said(SpotifyError::from_status(429, Some("30"), "")),
+            "Spotify asked to wait 30 s (too many requests)"
+        );
+        assert_eq!(
+            said(SpotifyError::Network("no network connection".into())),
+            "Spotify could not be reached: no network connection"
+        );
+        assert_eq!(
+            said(SpotifyError::from_status(502, None, "")),
+            "Spotify has a server problem (HTTP 502)"
+        );
     }
 }

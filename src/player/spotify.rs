@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
-use super::error::SpotifyError;
+use super::error::{SpotifyError, classify};
 use super::tokens::{StoredToken, TokenFile};
 use crate::config::{SpotifySettings, SpotifySource};
 
@@ -69,6 +69,9 @@ impl Playback {
 
 pub struct SpotifyPlayer {
     client: AuthCodePkceSpotify,
+    /// For the commands rspotify can only send with a `{}` body (volume, shuffle, pause): the
+    /// Web API describes them without a request body, so the daemon sends them itself.
+    http: reqwest::Client,
     tokens: TokenFile,
     /// One refresh at a time: a refresh token is single-use.
     refreshing: Arc<Mutex<()>>,
@@ -84,7 +87,10 @@ impl SpotifyPlayer {
         let token = tokens
             .load()
             .map_err(|e| {
-                SpotifyError::Unexpected(format!("cannot read {}: {e}", tokens.path().display()))
+                tracing::error!(path = %tokens.path().display(), "cannot read the Spotify token: {e}");
+                SpotifyError::Unexpected(
+                    "the saved Spotify login cannot be read: link Spotify again".into(),
+                )
             })?
             .ok_or(SpotifyError::NotLinked)?;
         let config = rspotify::Config {
@@ -109,8 +115,14 @@ impl SpotifyPlayer {
             OAuth::default(),
             config,
         );
+        // Like rspotify's own client: rustls, and a 10 s bound below our per-call timeout.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SpotifyError::Unexpected(format!("cannot set up HTTP: {e}")))?;
         Ok(SpotifyPlayer {
             client,
+            http,
             tokens,
             refreshing: Arc::new(Mutex::new(())),
         })
@@ -118,15 +130,14 @@ impl SpotifyPlayer {
 
     pub async fn devices(&self) -> Result<Vec<Device>, SpotifyError> {
         let body = self
-            .call(|c| async move { c.api_get("me/player/devices", &Query::new()).await })
+            .call(|p| async move { p.client.api_get("me/player/devices", &Query::new()).await })
             .await?;
         #[derive(Deserialize)]
         struct List {
             #[serde(default)]
             devices: Vec<serde_json::Value>,
         }
-        let list: List = serde_json::from_str(&body)
-            .map_err(|e| SpotifyError::Unexpected(format!("device list: {e}")))?;
+        let list: List = serde_json::from_str(&body).map_err(|e| unreadable("device list", &e))?;
         // One odd entry must not hide the others.
         Ok(list
             .devices
@@ -138,29 +149,35 @@ impl SpotifyPlayer {
     /// `None` when nothing is active (204).
     pub async fn playback(&self) -> Result<Option<Playback>, SpotifyError> {
         let body = self
-            .call(|c| async move { c.api_get("me/player", &Query::new()).await })
+            .call(|p| async move { p.client.api_get("me/player", &Query::new()).await })
             .await?;
         if body.trim().is_empty() {
             return Ok(None);
         }
         serde_json::from_str(&body)
             .map(Some)
-            .map_err(|e| SpotifyError::Unexpected(format!("player state: {e}")))
+            .map_err(|e| unreadable("player state", &e))
     }
 
     pub async fn transfer(&self, device_id: &str) -> Result<(), SpotifyError> {
-        self.call(|c| async move { c.transfer_playback(device_id, Some(false)).await })
+        self.call(|p| async move { p.client.transfer_playback(device_id, Some(false)).await })
             .await
     }
 
     pub async fn set_volume(&self, device_id: &str, percent: u32) -> Result<(), SpotifyError> {
-        let percent = percent.min(100) as u8;
-        self.call(|c| async move { c.volume(percent, Some(device_id)).await })
+        let percent = percent.min(100).to_string();
+        let query = [
+            ("volume_percent", percent.as_str()),
+            ("device_id", device_id),
+        ];
+        self.call(|p| p.put_without_body("me/player/volume", &query))
             .await
     }
 
     pub async fn shuffle(&self, device_id: &str, on: bool) -> Result<(), SpotifyError> {
-        self.call(|c| async move { c.shuffle(on, Some(device_id)).await })
+        let state = if on { "true" } else { "false" };
+        let query = [("state", state), ("device_id", device_id)];
+        self.call(|p| p.put_without_body("me/player/shuffle", &query))
             .await
     }
 
@@ -172,13 +189,15 @@ impl SpotifyPlayer {
     ) -> Result<(), SpotifyError> {
         let target = match source {
             None => None,
-            Some(s) => Some(
-                parse_uri(s.uri())
-                    .ok_or_else(|| SpotifyError::Unexpected(format!("cannot play {}", s.uri())))?,
-            ),
+            Some(s) => Some(parse_uri(s.uri()).ok_or_else(|| {
+                SpotifyError::Unexpected(format!(
+                    "the alarm's source {} is not something Spotify can play",
+                    s.uri()
+                ))
+            })?),
         };
-        self.call(|c| {
-            let target = target.clone();
+        self.call(|p| {
+            let (target, c) = (target.clone(), &p.client);
             async move {
                 match target {
                     None => c.resume_playback(Some(device_id), None).await,
@@ -197,7 +216,8 @@ impl SpotifyPlayer {
     }
 
     pub async fn pause(&self, device_id: &str) -> Result<(), SpotifyError> {
-        self.call(|c| async move { c.pause_playback(Some(device_id)).await })
+        let query = [("device_id", device_id)];
+        self.call(|p| p.put_without_body("me/player/pause", &query))
             .await
     }
 
@@ -205,7 +225,7 @@ impl SpotifyPlayer {
     /// once.
     async fn call<'a, T, F, Fut>(&'a self, op: F) -> Result<T, SpotifyError>
     where
-        F: Fn(&'a AuthCodePkceSpotify) -> Fut,
+        F: Fn(&'a SpotifyPlayer) -> Fut,
         Fut: Future<Output = ClientResult<T>> + 'a,
     {
         if self.token_expired().await {
@@ -216,7 +236,7 @@ impl SpotifyPlayer {
                 self.refresh().await?;
                 match self.attempt(&op).await {
                     Err(SpotifyError::TokenExpired) => Err(SpotifyError::Unauthorized(
-                        "the access token is refused even after a refresh".into(),
+                        "Spotify refused the login even after a refresh: link Spotify again".into(),
                     )),
                     other => other,
                 }
@@ -227,13 +247,33 @@ impl SpotifyPlayer {
 
     async fn attempt<'a, T, F, Fut>(&'a self, op: &F) -> Result<T, SpotifyError>
     where
-        F: Fn(&'a AuthCodePkceSpotify) -> Fut,
+        F: Fn(&'a SpotifyPlayer) -> Fut,
         Fut: Future<Output = ClientResult<T>> + 'a,
     {
-        match tokio::time::timeout(CALL_TIMEOUT, op(&self.client)).await {
+        match tokio::time::timeout(CALL_TIMEOUT, op(self)).await {
             Err(_) => Err(SpotifyError::Timeout),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(classify(e).await),
+        }
+    }
+
+    /// `PUT` with the arguments in the query string and no body at all, answered like
+    /// rspotify's calls so [`classify`] and the 401 handling of [`Self::call`] apply.
+    async fn put_without_body(&self, path: &str, query: &[(&str, &str)]) -> ClientResult<()> {
+        let url = self.client.api_url(path);
+        let token = self.access_token().await.ok_or(ClientError::InvalidToken)?;
+        let response = self
+            .http
+            .put(url)
+            .query(query)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http(Box::new(HttpError::Client(e))))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ClientError::Http(Box::new(HttpError::StatusCode(response))))
         }
     }
 
@@ -261,7 +301,12 @@ impl SpotifyPlayer {
         );
         tokio::spawn(async move { refresh_detached(client, tokens, lock, seen).await })
             .await
-            .unwrap_or_else(|e| Err(SpotifyError::Unexpected(format!("token refresh: {e}"))))
+            .unwrap_or_else(|e| {
+                tracing::error!("the Spotify token refresh task failed: {e}");
+                Err(SpotifyError::Unexpected(
+                    "the Spotify login could not be renewed (internal error)".into(),
+                ))
+            })
     }
 
     async fn access_token(&self) -> Option<String> {
@@ -294,23 +339,23 @@ async fn refresh_detached(
         token.as_ref().and_then(|t| t.refresh_token.clone())
     };
     if old_refresh.is_none() {
-        return Err(SpotifyError::Unauthorized("no refresh token".into()));
+        return Err(no_refresh_token());
     }
     // No timeout of ours: rspotify's HTTP timeout (10 s) bounds it.
     let fresh = match client.refetch_token().await {
         Ok(Some(token)) => token,
-        Ok(None) => return Err(SpotifyError::Unauthorized("no refresh token".into())),
+        Ok(None) => return Err(no_refresh_token()),
         Err(e) => {
             return Err(match classify(e).await {
                 // The accounts service answers 400 invalid_grant for an expired or revoked
                 // refresh token: only a new login helps.
-                SpotifyError::BadRequest(_) => SpotifyError::Unauthorized(
-                    "the refresh token was refused (expired or revoked)".into(),
+                SpotifyError::Refused(400) => SpotifyError::Unauthorized(
+                    "the Spotify login expired: link Spotify again".into(),
                 ),
                 // A 401 from the accounts service is about the client, not a stale access
                 // token: refreshing again cannot help.
                 SpotifyError::TokenExpired => SpotifyError::Unauthorized(
-                    "the accounts service refused the client (check spotify.client_id)".into(),
+                    "Spotify refused the app's client ID: check spotify.client_id".into(),
                 ),
                 other => other,
             });
@@ -363,35 +408,13 @@ fn parse_uri(uri: &str) -> Option<Target> {
     })
 }
 
-async fn classify(error: ClientError) -> SpotifyError {
-    match error {
-        ClientError::Http(http) => match *http {
-            HttpError::StatusCode(response) => {
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let body = response.text().await.unwrap_or_default();
-                SpotifyError::from_status(status, retry_after.as_deref(), &body)
-            }
-            HttpError::Client(e) if e.is_timeout() => SpotifyError::Timeout,
-            HttpError::Client(e) => SpotifyError::Network(error_chain(&e)),
-        },
-        other => SpotifyError::Unexpected(other.to_string()),
-    }
+fn no_refresh_token() -> SpotifyError {
+    SpotifyError::Unauthorized("the Spotify login has no refresh token: link Spotify again".into())
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+fn unreadable(what: &str, error: &serde_json::Error) -> SpotifyError {
+    tracing::warn!("cannot parse Spotify's {what}: {error}");
+    SpotifyError::Unexpected(format!("Spotify sent a {what} the daemon cannot read"))
 }
 
 #[cfg(test)]

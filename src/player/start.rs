@@ -1,14 +1,20 @@
 //! The start sequence: from "ring now" to music confirmed playing on the receiver.
 //!
-//! resolve the device → set the start volume → transfer → shuffle → play with `device_id` →
-//! confirm with `GET /me/player`. Failures are retried as the Spotify notes advise (re-resolve
-//! by name after "device not found", wait after a cold receiver's 403 or a 429's Retry-After,
-//! back off on 5xx and timeouts) until it works or the error is permanent. There is no
-//! deadline in here: the runner drops this future at its deadline, which cancels the request in
-//! flight, and reads [`StartReport`] to say why it fell back.
+//! resolve the device → wake it (transfer, `play: false`) → set the start volume → shuffle →
+//! play with `device_id` → confirm with `GET /me/player`. A receiver often starts at 100 %,
+//! so Spotify never plays at a volume the daemon could not set: if the volume call keeps
+//! failing (anything but "volume control not allowed"), the sequence ends with
+//! [`SpotifyError::VolumeNotSet`] and the runner rings the local sound. Failures are retried as
+//! the Spotify notes advise (re-resolve by name after "device not found", wait after a cold
+//! receiver's 403, back off on 5xx and timeouts) until it works or the error is permanent;
+//! a 429's `Retry-After` is waited out wherever it comes, unless it ends after `deadline`.
+//! The runner drops this future at its deadline, which cancels the request in flight, and
+//! reads [`StartReport`] to say why it fell back.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::error::SpotifyError;
 use super::spotify::SpotifyPlayer;
@@ -38,30 +44,35 @@ pub type SharedReport = Arc<Mutex<StartReport>>;
 /// How long the receiver gets to report that it plays, after the play request.
 const CONFIRM_POLLS: u32 = 8;
 const CONFIRM_INTERVAL: Duration = Duration::from_millis(400);
+/// The start volume is tried this often (a woken receiver may refuse it for a moment) before
+/// the alarm goes to the local sound.
+const VOLUME_TRIES: u32 = 3;
 
 /// Runs until playback is confirmed (returns the device id) or a permanent error.
 pub async fn start_playback(
     player: &SpotifyPlayer,
     plan: &PlayPlan,
     report: &SharedReport,
+    deadline: Instant,
 ) -> Result<String, SpotifyError> {
     let mut backoff = Duration::from_millis(500);
     let mut known_id = plan.device_id.clone();
     loop {
         report.lock().expect("report lock").attempts += 1;
-        let error = match attempt(player, plan, &mut known_id, report).await {
+        let mut error = match attempt(player, plan, &mut known_id, report, deadline).await {
             Ok(id) => return Ok(id),
             Err(e) => e,
         };
-        tracing::warn!("Spotify start attempt failed: {error}");
-        report.lock().expect("report lock").last_error = Some(error.clone());
-        if error.is_permanent() {
-            return Err(error);
-        }
         let wait = match &error {
-            SpotifyError::RateLimited(after) => *after,
+            SpotifyError::RateLimited(after) => match wait_allowed(*after, deadline) {
+                Ok(wait) => wait,
+                Err(past) => {
+                    error = past;
+                    Duration::ZERO
+                }
+            },
             // A receiver that has just started refuses commands for a second or two.
-            SpotifyError::Restricted(_) => Duration::from_millis(1500),
+            SpotifyError::Restricted => Duration::from_millis(1500),
             SpotifyError::DeviceNotFound(_) | SpotifyError::NoDevice => Duration::from_secs(1),
             _ => {
                 let wait = backoff;
@@ -69,8 +80,28 @@ pub async fn start_playback(
                 wait
             }
         };
+        tracing::warn!("Spotify start attempt failed: {error}");
+        report.lock().expect("report lock").last_error = Some(error.clone());
+        if error.is_permanent() {
+            return Err(error);
+        }
         tokio::time::sleep(wait).await;
     }
+}
+
+/// `Retry-After` as a wait, or the reason to fall back now if it ends after the deadline.
+fn wait_allowed(after: Duration, deadline: Instant) -> Result<Duration, SpotifyError> {
+    if Instant::now() + after > deadline {
+        Err(SpotifyError::RateLimitedPastDeadline(after))
+    } else {
+        Ok(after)
+    }
+}
+
+/// Waits out a 429 in the middle of the sequence, so the next request is not refused too.
+async fn wait_out(after: Duration, deadline: Instant) -> Result<(), SpotifyError> {
+    tokio::time::sleep(wait_allowed(after, deadline)?).await;
+    Ok(())
 }
 
 async fn attempt(
@@ -78,27 +109,25 @@ async fn attempt(
     plan: &PlayPlan,
     known_id: &mut Option<String>,
     report: &SharedReport,
+    deadline: Instant,
 ) -> Result<String, SpotifyError> {
     let (id, listed) = resolve(player, plan, known_id).await?;
-    // An idle receiver missing from the list refuses volume and transfer ("device not
-    // found") but wakes on a play addressed to it: go on to the play, set the volume after.
-    let tolerate = |e: &SpotifyError| !listed && matches!(e, SpotifyError::DeviceNotFound(_));
-    let mut volume_pending = false;
-    match player.set_volume(&id, plan.start_percent).await {
-        // A receiver with a fixed volume: nothing to set.
-        Ok(()) | Err(SpotifyError::VolumeDisallowed) => {}
-        Err(e) if tolerate(&e) => volume_pending = true,
+    // A receiver that is not the active device may refuse the volume call (404): wake it
+    // first. An idle receiver missing from the list refuses the transfer too ("device not
+    // found") but wakes on a play addressed to it: its volume is set as soon as it plays.
+    let awake = match player.transfer(&id).await {
+        Ok(()) => true,
+        Err(SpotifyError::DeviceNotFound(_)) if !listed => false,
         Err(e) => return Err(e),
-    }
-    match player.transfer(&id).await {
-        Ok(()) => {}
-        Err(e) if tolerate(&e) => {}
-        Err(e) => return Err(e),
+    };
+    if awake {
+        set_start_volume(player, &id, plan.start_percent, deadline).await?;
     }
     if plan.source.is_some() {
         match player.shuffle(&id, plan.shuffle).await {
             Ok(()) => {}
             Err(e) if e.is_permanent() => return Err(e),
+            Err(SpotifyError::RateLimited(after)) => wait_out(after, deadline).await?,
             // Shuffle is a nicety; the alarm does not wait for it.
             Err(e) => tracing::warn!("cannot set shuffle: {e}"),
         }
@@ -111,22 +140,56 @@ async fn attempt(
     player.play(&id, plan.source.as_ref()).await?;
     // Player commands are asynchronous: trust only the player state.
     for _ in 0..CONFIRM_POLLS {
-        if player.playback().await?.is_some_and(|p| p.plays_on(&id)) {
-            if volume_pending {
-                match player.set_volume(&id, plan.start_percent).await {
-                    Ok(()) | Err(SpotifyError::VolumeDisallowed) => {}
-                    Err(e) => {
-                        tracing::warn!("cannot set the start volume after waking the receiver: {e}")
-                    }
-                }
+        let playing = match player.playback().await {
+            Ok(state) => state.is_some_and(|p| p.plays_on(&id)),
+            Err(SpotifyError::RateLimited(after)) => {
+                wait_out(after, deadline).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if playing {
+            if !awake {
+                // An error here ends the start; the runner pauses what was sent a play.
+                set_start_volume(player, &id, plan.start_percent, deadline).await?;
             }
             return Ok(id);
         }
         tokio::time::sleep(CONFIRM_INTERVAL).await;
     }
-    Err(SpotifyError::Unexpected(format!(
-        "the receiver accepted play but does not report playing on device {id}"
-    )))
+    Err(SpotifyError::Unexpected(
+        "the receiver accepted the play command but did not start playing".into(),
+    ))
+}
+
+/// Sets the volume the alarm starts at, trying a few times; a fixed-volume receiver
+/// (`VOLUME_CONTROL_DISALLOW`) is fine. Anything else that persists is
+/// [`SpotifyError::VolumeNotSet`]: Spotify must not play at an unknown volume.
+async fn set_start_volume(
+    player: &SpotifyPlayer,
+    id: &str,
+    percent: u32,
+    deadline: Instant,
+) -> Result<(), SpotifyError> {
+    let mut tries = 0;
+    loop {
+        let error = match player.set_volume(id, percent).await {
+            Ok(()) | Err(SpotifyError::VolumeDisallowed) => return Ok(()),
+            Err(e) if e.is_permanent() => return Err(e),
+            Err(e) => e,
+        };
+        tries += 1;
+        tracing::warn!(device = %id, "the start volume was not set ({tries}/{VOLUME_TRIES}): {error}");
+        let wait = match &error {
+            SpotifyError::RateLimited(after) => wait_allowed(*after, deadline)?,
+            SpotifyError::Restricted => Duration::from_millis(1500),
+            _ => Duration::from_millis(500) * tries,
+        };
+        if tries >= VOLUME_TRIES || Instant::now() + wait >= deadline {
+            return Err(SpotifyError::volume_not_set(&error));
+        }
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// The configured or last known id if listed; else the configured name; else the configured
@@ -140,7 +203,10 @@ async fn resolve(
 ) -> Result<(String, bool), SpotifyError> {
     let devices = match player.devices().await {
         Ok(devices) => devices,
-        Err(e) if e.is_permanent() => return Err(e),
+        // A 429 is waited out by the caller, never answered with another request at once.
+        Err(e) if e.is_permanent() || matches!(e, SpotifyError::RateLimited(_)) => {
+            return Err(e);
+        }
         Err(e) => match (&known_id, &plan.device_id) {
             (_, Some(id)) => {
                 tracing::warn!("cannot list devices ({e}); trying the configured id");
@@ -175,12 +241,12 @@ async fn resolve(
         return Ok((only.clone(), true));
     }
     Err(match (&plan.device_name, usable.len()) {
-        (Some(name), _) => {
-            SpotifyError::DeviceNotFound(format!("no receiver named {name:?} is online"))
-        }
+        (Some(name), _) => SpotifyError::DeviceNotFound(format!(
+            "the receiver {name:?} was not found (is it switched on and logged in to Spotify?)"
+        )),
         (None, 0) => SpotifyError::NoDevice,
         (None, n) => SpotifyError::DeviceNotFound(format!(
-            "{n} receivers are online and none is configured: set spotify.device_name"
+            "{n} Spotify receivers are online and none is chosen: set spotify.device_name"
         )),
     })
 }

@@ -217,7 +217,7 @@ impl Runner {
                 player = Some(p.clone());
                 let report = report.clone();
                 start_task = Some(tokio::spawn(async move {
-                    start_playback(&p, &plan, &report).await
+                    start_playback(&p, &plan, &report, deadline).await
                 }));
             }
             Err(e) => mode = self.fall_back(episode, e.to_string()),
@@ -291,7 +291,11 @@ impl Runner {
                             // Say so at once, not at the next volume step or heartbeat.
                             self.publish_ringing(episode, &mode, last_volume, fade.percent_done(episode.fade_elapsed));
                         }
-                        Some(Err(e)) => mode = self.fall_back(episode, e.to_string()),
+                        Some(Err(e)) => {
+                            // A play sent before the error may still start: no overlap.
+                            pause_all(player.as_deref(), &report).await;
+                            mode = self.fall_back(episode, e.to_string());
+                        }
                         None => mode = self.fall_back(episode, "the Spotify start sequence crashed".into()),
                     }
                 }
@@ -301,7 +305,7 @@ impl Runner {
                     let last = report.lock().expect("report lock").last_error.clone();
                     let seconds = config.spotify.start_deadline_seconds;
                     let reason = match last {
-                        Some(e) => format!("Spotify did not start playing within {seconds} s (last error: {e})"),
+                        Some(e) => format!("Spotify did not start playing within {seconds} s ({e})"),
                         None => format!("Spotify did not start playing within {seconds} s"),
                     };
                     mode = self.fall_back(episode, reason);
@@ -449,14 +453,20 @@ impl Runner {
                 .as_deref()
                 .unwrap_or("Spotify failed")
         );
+        let buzzer = self.hardware.has_buzzer();
+        let reason = if buzzer {
+            format!("{reason}; the buzzer rings")
+        } else {
+            format!("{reason}; no buzzer is configured, so nothing can sound")
+        };
         episode.fallback_reason = Some(reason.clone());
-        let mode = if self.hardware.has_buzzer() {
+        let mode = if buzzer {
             tracing::error!(alarm = %episode.alarm.id, "BUZZER: {reason}");
             self.hardware.buzzer(true);
             episode.note_path(RingPath::Buzzer);
             Mode::Buzzer
         } else {
-            tracing::error!(alarm = %episode.alarm.id, "THE ALARM IS SILENT: {reason}; no buzzer is configured");
+            tracing::error!(alarm = %episode.alarm.id, "THE ALARM IS SILENT: {reason}");
             episode.note_path(RingPath::Silent);
             Mode::Silent
         };
@@ -514,7 +524,7 @@ async fn pause_quietly(player: Option<&SpotifyPlayer>, device: Option<&str>) {
     match tokio::time::timeout(PAUSE_TIMEOUT, player.pause(device)).await {
         Ok(Ok(())) => {}
         // Pausing what is already paused is refused with a 403: nothing to do.
-        Ok(Err(SpotifyError::Restricted(_))) => {}
+        Ok(Err(SpotifyError::Restricted)) => {}
         Ok(Err(e)) => tracing::warn!(%device, "cannot pause Spotify: {e}"),
         Err(_) => tracing::warn!(%device, "cannot pause Spotify: no answer in time"),
     }

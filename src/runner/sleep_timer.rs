@@ -163,13 +163,13 @@ impl Runner {
         report: &SharedReport,
         deadline: Duration,
     ) -> Result<String, TimerEnd> {
+        let give_up = Instant::now() + deadline;
         let task = {
             let (player, report) = (player.clone(), report.clone());
-            tokio::spawn(async move { start_playback(&player, &plan, &report).await })
+            tokio::spawn(async move { start_playback(&player, &plan, &report, give_up).await })
         };
         // Aborted when this returns early: the request in flight is cancelled.
         let mut task = AbortOnDrop(task);
-        let give_up = Instant::now() + deadline;
         loop {
             tokio::select! {
                 result = &mut task.0 => return match result {

@@ -17,6 +17,8 @@ fn exchange(method: &str, path_and_query: &str, body: Option<Value>) -> Recorded
         path: path.into(),
         query: serde_urlencoded::from_str(query).unwrap(),
         headers_authorization: Some("Bearer token".into()),
+        body_len: body.as_ref().map_or(0, |b| b.to_string().len()),
+        content_type: body.as_ref().map(|_| "application/json".into()),
         body,
         status: 204,
         response_body: None,
@@ -120,9 +122,14 @@ fn validator_rejects_bad_request_bodies() {
     let pause_body = json!({ "device_id": "abc" });
     let pause_body = exchange("PUT", "/v1/me/player/pause", Some(pause_body));
     assert_rejected(&pause_body, &["no request body"]);
-    // An empty object is what rspotify sends with pause; Spotify ignores it.
-    let empty = exchange("PUT", "/v1/me/player/pause", Some(json!({})));
-    assert_eq!(openapi::validate(&empty), Ok(()));
+    // Not even `{}` (what rspotify sends with pause, volume and shuffle) where none is declared.
+    for path in ["pause", "volume?volume_percent=10", "shuffle?state=true"] {
+        let empty = exchange("PUT", &format!("/v1/me/player/{path}"), Some(json!({})));
+        assert_rejected(&empty, &["no request body", "2 bytes"]);
+    }
+    let mut form = exchange("PUT", "/v1/me/player", Some(json!({ "device_ids": ["a"] })));
+    form.content_type = Some("application/x-www-form-urlencoded".into());
+    assert_rejected(&form, &["content type", "application/json"]);
 }
 
 #[test]

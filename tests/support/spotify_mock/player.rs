@@ -1,7 +1,8 @@
 //! The player endpoints of the mock: device list, playback state, transfer, play, pause,
 //! volume and shuffle, with the status codes and error bodies the real API gives (unknown
 //! device 404, no active device 404 `NO_ACTIVE_DEVICE`, fixed-volume 403
-//! `VOLUME_CONTROL_DISALLOW`, pause while paused 403). It is reached only after the bearer
+//! `VOLUME_CONTROL_DISALLOW`, pause while paused 403, volume 404 on a device that is not
+//! awake yet when it is marked so). It is reached only after the bearer
 //! token and injected faults were dealt with, and it does no IO.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -310,7 +311,11 @@ fn volume(state: &mut State, incoming: &Incoming) -> Result<Reply, Reply> {
         .filter(|p| *p <= 100)
         .ok_or_else(|| bad_request("Invalid volume_percent: must be between 0 and 100"))?;
     let index = target(state, incoming)?;
+    let active = state.player.device_id.as_deref() == Some(state.devices[index].id.as_str());
     let device = &mut state.devices[index];
+    if device.volume_only_when_active && !active {
+        return Err(device_not_found());
+    }
     if !device.supports_volume {
         return Err(Reply::api_error(
             403,

@@ -129,6 +129,10 @@ async fn handle(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let endpoint = endpoint_for(&method, uri.path());
     let incoming = Incoming {
         query: query.clone(),
@@ -156,6 +160,8 @@ async fn handle(
             Body::Json(value) => Some(value),
             Body::Empty | Body::Malformed => None,
         },
+        body_len: body.len(),
+        content_type,
         status: reply.status,
         response_body: reply.body.clone(),
         at,

@@ -17,6 +17,9 @@ pub struct MockDevice {
     pub supports_volume: bool,
     /// When set, the device refuses every player command (403 "Restriction violated").
     pub is_restricted: bool,
+    /// When set, the volume call answers 404 "Device not found" until the device is the
+    /// active one (a transfer or a play made it so), like a receiver that is not awake.
+    pub volume_only_when_active: bool,
 }
 
 impl MockDevice {
@@ -29,7 +32,14 @@ impl MockDevice {
             volume_percent: Some(100),
             supports_volume: true,
             is_restricted: false,
+            volume_only_when_active: false,
         }
+    }
+
+    /// Refuses the volume (404) until playback was transferred to it.
+    pub fn volume_only_when_active(mut self) -> MockDevice {
+        self.volume_only_when_active = true;
+        self
     }
 
     pub fn with_type(mut self, device_type: impl Into<String>) -> MockDevice {
@@ -99,6 +109,12 @@ impl Fault {
         Fault::status(404, "Device not found", None)
     }
 
+    /// What a receiver (or a front end) that will not take the request answers; the spec
+    /// lists no 415, the real service sends it.
+    pub fn unsupported_media_type() -> Fault {
+        Fault::status(415, "Unsupported media type", None)
+    }
+
     pub fn server_error() -> Fault {
         Fault::status(500, "Server error.", None)
     }
@@ -148,6 +164,11 @@ pub struct RecordedRequest {
     pub headers_authorization: Option<String>,
     /// The JSON body, or for `/api/token` the form fields as a JSON object of strings.
     pub body: Option<Value>,
+    /// Bytes of body sent, parsable or not: a body the operation does not take is refused
+    /// even when it is `{}` or not JSON at all.
+    pub body_len: usize,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
     pub status: u16,
     pub response_body: Option<Value>,
     /// When the request arrived.
