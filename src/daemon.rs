@@ -103,8 +103,8 @@ pub async fn run(
     .with_context(|| format!("cannot prepare the ring files in {}", state_dir.display()))?;
     let scheduler = scheduler.spawn();
     let runner = runner.spawn();
-    let controls = spawn_controls(hardware.clone(), ringer.clone())
-        .context("cannot open the buttons and the encoder")?;
+    // An input that cannot be opened is in the status; the daemon runs without it.
+    let controls = spawn_controls(hardware.clone(), ringer.clone());
     let sim_control = if options.dev_sim_control {
         if opened.sim.is_none() {
             tracing::warn!("--dev-sim-control ignored: the hardware is not simulated");

@@ -176,3 +176,141 @@ async fn a_missing_player_is_reported_at_start_and_the_buzzer_rings_instead() {
     let history = rig.get("/api/history").await;
     assert_eq!(history[0]["paths"], json!(["local_sound", "buzzer"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_buzzer_a_missing_player_leaves_an_honest_silent_with_every_reason() {
+    let rig = start(
+        |c, _| c["fallback"]["command"] = json!([MISSING_PLAYER]),
+        None,
+        |_| {},
+    )
+    .await;
+    ring_without_spotify(&rig).await;
+    let status = rig
+        .wait_for_state("ringing", Some("silent"), SECONDS(10))
+        .await;
+    let why = reason(&status);
+    assert!(why.contains("Premium"), "{why}");
+    assert!(why.contains(MISSING_PLAYER), "{why}");
+    assert!(why.contains("no buzzer is configured"), "{why}");
+    assert_eq!(rig.post("/api/ring/stop").await.status(), 204);
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+    let history = rig.get("/api/history").await;
+    assert_eq!(history[0]["fallback_reason"], status["fallback_reason"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_button_and_an_amplifier_that_fail_to_open_are_reported_and_the_alarm_still_rings() {
+    let rig = start(
+        with_hardware,
+        Some("26=Permission denied (simulated),17"),
+        |_| {},
+    )
+    .await;
+    let hardware = rig.get("/api/status").await["hardware"].clone();
+    let unavailable = hardware["unavailable"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{hardware}"));
+    let find = |device: &str| {
+        unavailable
+            .iter()
+            .find(|d| d["device"] == device)
+            .unwrap_or_else(|| panic!("no {device} in {hardware}"))
+            .clone()
+    };
+    let button = find("button 0");
+    assert_eq!(button["pin"], 26);
+    assert!(
+        button["error"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{button}"
+    );
+    assert_eq!(find("amplifier")["pin"], 17);
+    assert_eq!(unavailable.len(), 2, "{hardware}");
+
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    assert!(rig.mock.player().is_playing);
+    // The inputs that did open still work: 5 detents of 2 % from the start volume (10 %).
+    let turn = rig
+        .client
+        .post(rig.url("/api/dev/sim/turn"))
+        .json(&json!({"detents": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(turn.status(), 204);
+    rig.mock
+        .wait_for_request(
+            |r| r.query_value("volume_percent") == Some("20"),
+            SECONDS(5),
+        )
+        .await
+        .expect("the knob did not set the volume");
+    // No amplifier line to switch: it is left alone, not reported on.
+    let events = rig.get("/api/status").await["hardware"]["events"].clone();
+    assert!(
+        !events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "amplifier on"),
+        "{events}"
+    );
+    assert_eq!(rig.post("/api/ring/stop").await.status(), 204);
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buzzer_that_fails_to_open_is_named_when_the_alarm_goes_silent() {
+    let rig = start(
+        |c, dir| {
+            with_hardware(c, dir);
+            c["fallback"]["command"] = json!([MISSING_PLAYER]);
+        },
+        Some("12"),
+        |_| {},
+    )
+    .await;
+    let hardware = rig.get("/api/status").await["hardware"].clone();
+    assert_eq!(hardware["unavailable"][0]["device"], "buzzer", "{hardware}");
+    ring_without_spotify(&rig).await;
+    let status = rig
+        .wait_for_state("ringing", Some("silent"), SECONDS(10))
+        .await;
+    let why = reason(&status);
+    assert!(why.contains(MISSING_PLAYER), "{why}");
+    assert!(why.contains("the buzzer could not be opened"), "{why}");
+    assert!(why.contains("GPIO 12"), "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_i2c_amplifier_spotify_does_the_fade_instead_of_playing_at_full_volume() {
+    let rig = start(
+        |c, _| {
+            c["hardware"] = json!({"backend": "sim", "i2c_volume": {}});
+            c["volume"]["fade_seconds"] = 600.into();
+        },
+        Some("i2c"),
+        |_| {},
+    )
+    .await;
+    let hardware = rig.get("/api/status").await["hardware"].clone();
+    assert_eq!(
+        hardware["unavailable"][0]["device"], "hardware volume",
+        "{hardware}"
+    );
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    // The start volume, as without an I2C amplifier (with one, Spotify would be set to 100 %).
+    assert_eq!(
+        rig.volume_levels().first(),
+        Some(&10),
+        "{:?}",
+        rig.volume_levels()
+    );
+}

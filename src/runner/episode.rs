@@ -456,7 +456,10 @@ impl Runner {
             episode.note_path(RingPath::Buzzer);
             Mode::Buzzer
         } else {
-            tracing::error!(alarm = %episode.alarm.id, "THE ALARM IS SILENT: {reason}; no buzzer is configured");
+            // Why there is no buzzer belongs in the status too: "silent" must say all of it.
+            let reason = format!("{reason}; {}", self.hardware.why_no_buzzer());
+            tracing::error!(alarm = %episode.alarm.id, "THE ALARM IS SILENT: {reason}");
+            episode.fallback_reason = Some(reason);
             episode.note_path(RingPath::Silent);
             Mode::Silent
         };

@@ -378,7 +378,7 @@ impl Runner {
                     self.hardware.buzzer(false);
                     steps.push("buzzer beeped".into());
                 } else {
-                    steps.push("no buzzer configured".into());
+                    steps.push(self.hardware.why_no_buzzer());
                 }
                 self.hardware.amplifier_off();
                 steps.push("amplifier off (after its idle delay)".into());
