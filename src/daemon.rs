@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use crate::clock::{SharedClock, SystemClock, kernel_clock_synchronized};
 use crate::hardware::{GpioHardware, Hardware, open_backend, spawn_controls};
 use crate::http;
+use crate::player::fallback;
 use crate::runner::Runner;
 use crate::scheduler::Scheduler;
 use crate::store::{self, ConfigStore};
@@ -84,6 +85,11 @@ pub async fn run(
     )
     .context("cannot load the scheduler state")?;
     let state_dir = store.files().dir().to_owned();
+    // Said at start, not first at ring time; `/api/status` shows it as `fallback.error`.
+    let sound = fallback::check(&store.snapshot().config.fallback);
+    for e in sound.error.iter().chain(&sound.sound_error) {
+        tracing::error!("local fallback sound: {e}");
+    }
     let hardware_settings = store.snapshot().config.hardware.clone();
     let opened = open_backend(hardware_settings.backend);
     let hardware = GpioHardware::new(opened.backend, hardware_settings, opened.error);
@@ -97,8 +103,8 @@ pub async fn run(
     .with_context(|| format!("cannot prepare the ring files in {}", state_dir.display()))?;
     let scheduler = scheduler.spawn();
     let runner = runner.spawn();
-    let controls = spawn_controls(hardware.clone(), ringer.clone())
-        .context("cannot open the buttons and the encoder")?;
+    // An input that cannot be opened is in the status; the daemon runs without it.
+    let controls = spawn_controls(hardware.clone(), ringer.clone());
     let sim_control = if options.dev_sim_control {
         if opened.sim.is_none() {
             tracing::warn!("--dev-sim-control ignored: the hardware is not simulated");

@@ -98,8 +98,7 @@ impl Default for SpotifySettings {
 pub struct FallbackSettings {
     /// Program and arguments that play a WAV file; the file is appended as the last argument.
     pub command: Vec<String>,
-    /// A WAV file of your own; `null` uses the bundled beeps (`alarm.wav` in the state
-    /// directory).
+    /// A WAV file of your own; `null` uses the bundled beeps, fed to the player on stdin.
     pub sound_file: Option<String>,
 }
 

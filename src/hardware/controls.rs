@@ -10,6 +10,9 @@
 //! The encoder's push switch acts as a button with short = snooze, long = stop. Turning the
 //! knob changes the volume of what plays (the fade gives way); detents are coalesced so a fast
 //! turn becomes one or two volume changes.
+//!
+//! An input that cannot be opened is left out and listed in the status; the others, and the
+//! alarms, work without it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +23,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::button::{ButtonClassifier, Press};
 use super::quadrature::{Acceleration, QuadratureDecoder};
-use super::{Edge, GpioHardware, HardwareError};
+use super::{Edge, GpioHardware};
 use crate::config::{ButtonAction, Pull};
 use crate::runner::{Actor, RunnerHandle, RunnerState, SleepTimerRequest};
 
@@ -40,17 +43,26 @@ struct Button {
     label: String,
 }
 
-/// Opens the configured inputs and runs the task that turns them into commands.
-pub fn spawn_controls(
-    hardware: Arc<GpioHardware>,
-    runner: RunnerHandle,
-) -> Result<JoinHandle<()>, HardwareError> {
+/// Opens the configured inputs and runs the task that turns them into commands. One that
+/// cannot be opened is reported (`hardware.unavailable`) and the rest run.
+pub fn spawn_controls(hardware: Arc<GpioHardware>, runner: RunnerHandle) -> JoinHandle<()> {
     let (tx, mut edges) = mpsc::channel::<Edge>(256);
     let settings = hardware.settings.clone();
     let backend = hardware.backend().clone();
+    let watch = |device: &str, pin: u8, pull: Pull| match backend.watch_input(pin, pull, tx.clone())
+    {
+        Ok(level) => Some(level),
+        Err(e) => {
+            hardware.unavailable(device, Some(pin), &e);
+            None
+        }
+    };
     let mut buttons = Vec::new();
     for (i, b) in settings.buttons.iter().enumerate() {
-        backend.watch_input(b.pin, b.pull, tx.clone())?;
+        let label = format!("button {i}");
+        if watch(&label, b.pin, b.pull).is_none() {
+            continue;
+        }
         buttons.push(Button {
             pin: b.pin,
             pull: b.pull,
@@ -60,16 +72,21 @@ pub fn spawn_controls(
                 DEBOUNCE,
                 Duration::from_millis(b.long_press_ms.into()),
             ),
-            label: format!("button {i}"),
+            label,
         });
     }
     let mut encoder = None;
     if let Some(e) = &settings.encoder {
-        let a = backend.watch_input(e.pin_a, Pull::Up, tx.clone())?;
-        let b = backend.watch_input(e.pin_b, Pull::Up, tx.clone())?;
-        encoder = Some((e.clone(), QuadratureDecoder::new(a, b), a, b));
-        if let Some(pin) = e.pin_switch {
-            backend.watch_input(pin, Pull::Up, tx.clone())?;
+        // A knob needs both lines; a turn decoded from one would be noise.
+        if let (Some(a), Some(b)) = (
+            watch("encoder", e.pin_a, Pull::Up),
+            watch("encoder", e.pin_b, Pull::Up),
+        ) {
+            encoder = Some((e.clone(), QuadratureDecoder::new(a, b), a, b));
+        }
+        if let Some(pin) = e.pin_switch
+            && watch("encoder switch", pin, Pull::Up).is_some()
+        {
             buttons.push(Button {
                 pin,
                 pull: Pull::Up,
@@ -82,7 +99,7 @@ pub fn spawn_controls(
     }
     drop(tx);
 
-    Ok(tokio::spawn(async move {
+    tokio::spawn(async move {
         let mut acceleration = Acceleration::new();
         let mut pending = 0i32;
         let mut first_detent: Option<Instant> = None;
@@ -144,7 +161,7 @@ pub fn spawn_controls(
                 }
             }
         }
-    }))
+    })
 }
 
 async fn act(hardware: &GpioHardware, runner: &RunnerHandle, button: &Button, press: Press) {

@@ -1,7 +1,8 @@
 //! [`GpioHardware`]: the configured devices on a backend, as the [`Hardware`] the runner
 //! drives. It owns the device rules: active-low lines, the amplifier's settle and idle-off
 //! delays, the buzzer's beep pattern, the MAX9744 volume mapping; and it keeps a log of what
-//! it did for `/api/status` (tests assert on its order).
+//! it did for `/api/status` (tests assert on its order). A device that cannot be opened at
+//! start is listed in the status and skipped from then on: the alarm rings without it.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
 use super::{Backend, Hardware, max9744};
-use crate::config::{HardwareBackend, HardwareSettings};
+use crate::config::{AmplifierPins, BuzzerPins, HardwareBackend, HardwareSettings};
 
 const EVENTS_KEPT: usize = 50;
 /// An active (on/off) buzzer beeps in this rhythm.
@@ -35,6 +36,16 @@ pub struct LineStatus {
     pub high: bool,
 }
 
+/// A configured device the daemon could not open; it runs without it until a restart.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct UnavailableDevice {
+    /// `amplifier`, `buzzer`, `hardware volume`, `button 0`, `encoder`, `encoder switch`.
+    pub device: String,
+    /// The GPIO line, if it is one.
+    pub pin: Option<u8>,
+    pub error: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct HardwareStatus {
     /// `rpi` or `sim`.
@@ -45,6 +56,8 @@ pub struct HardwareStatus {
     pub amplifier: Option<LineStatus>,
     pub buzzer: Option<LineStatus>,
     pub volume_percent: Option<u32>,
+    /// Devices that could not be opened at start (the daemon runs without them).
+    pub unavailable: Vec<UnavailableDevice>,
     /// The pin assignments in the config differ from those in use.
     pub restart_needed: bool,
     /// Newest last.
@@ -57,6 +70,7 @@ struct State {
     buzzer_on: bool,
     volume_percent: Option<u32>,
     events: VecDeque<HardwareEvent>,
+    unavailable: Vec<UnavailableDevice>,
     idle_off: Option<JoinHandle<()>>,
     beeping: Option<JoinHandle<()>>,
 }
@@ -67,23 +81,103 @@ pub struct GpioHardware {
     pub(super) settings: HardwareSettings,
     error: Option<String>,
     state: Arc<Mutex<State>>,
+    /// Outputs that failed to open at start, skipped at ring time.
+    broken: Broken,
+}
+
+#[derive(Default)]
+struct Broken {
+    amplifier: bool,
+    /// Why the buzzer cannot sound.
+    buzzer: Option<String>,
+    volume: bool,
 }
 
 impl GpioHardware {
-    /// Opens the devices and puts every output at its safe level.
+    /// Opens the outputs at their safe level; one that fails is reported and left out, so
+    /// the daemon starts with whatever works.
     pub fn new(
         backend: Arc<dyn Backend>,
         settings: HardwareSettings,
         error: Option<String>,
     ) -> Arc<GpioHardware> {
+        let mut unavailable = Vec::new();
+        let mut failed = |device: &str, pin: Option<u8>, e: super::HardwareError| {
+            tracing::error!("hardware: cannot open the {device}, running without it: {e}");
+            unavailable.push(UnavailableDevice {
+                device: device.into(),
+                pin,
+                error: e.to_string(),
+            });
+            e.to_string()
+        };
+        let mut broken = Broken::default();
+        if let Some(amp) = &settings.amplifier
+            && let Err(e) = backend.set_output(amp.pin, amp.active_low)
+        {
+            failed("amplifier", Some(amp.pin), e);
+            broken.amplifier = true;
+        }
+        if let Some(buzzer) = &settings.buzzer {
+            let opened = match buzzer.tone_hz {
+                Some(_) => backend.set_tone(buzzer.pin, None),
+                None => backend.set_output(buzzer.pin, buzzer.active_low),
+            };
+            if let Err(e) = opened {
+                let e = failed("buzzer", Some(buzzer.pin), e);
+                broken.buzzer = Some(format!("the buzzer could not be opened ({e})"));
+            }
+        }
+        if let Some(i2c) = &settings.i2c_volume
+            && let Err(e) = backend.probe_i2c(i2c.bus, i2c.address)
+        {
+            // Without it Spotify does the fade, rather than play at full volume.
+            failed("hardware volume", None, e);
+            broken.volume = true;
+        }
         let hardware = Arc::new(GpioHardware {
             backend,
             settings,
             error,
-            state: Arc::new(Mutex::new(State::default())),
+            state: Arc::new(Mutex::new(State {
+                unavailable,
+                ..State::default()
+            })),
+            broken,
         });
         hardware.safe_state();
         hardware
+    }
+
+    /// An input (or anything else) that could not be opened: logged, noted, in the status.
+    pub fn unavailable(&self, device: &str, pin: Option<u8>, error: &super::HardwareError) {
+        tracing::error!("hardware: cannot open the {device}, running without it: {error}");
+        self.note(format!("{device} unavailable"));
+        self.state
+            .lock()
+            .expect("hardware lock")
+            .unavailable
+            .push(UnavailableDevice {
+                device: device.into(),
+                pin,
+                error: error.to_string(),
+            });
+    }
+
+    /// The amplifier line, if configured and opened.
+    fn amplifier(&self) -> Option<&AmplifierPins> {
+        self.settings
+            .amplifier
+            .as_ref()
+            .filter(|_| !self.broken.amplifier)
+    }
+
+    /// The buzzer line, if configured and opened.
+    fn usable_buzzer(&self) -> Option<&BuzzerPins> {
+        self.settings
+            .buzzer
+            .as_ref()
+            .filter(|_| self.broken.buzzer.is_none())
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -113,13 +207,14 @@ impl GpioHardware {
             amplifier,
             buzzer,
             volume_percent: state.volume_percent,
+            unavailable: state.unavailable.clone(),
             restart_needed: pins_differ(&self.settings, configured),
             events: state.events.iter().cloned().collect(),
         }
     }
 
     fn set_amplifier(&self, on: bool) {
-        let Some(amp) = &self.settings.amplifier else {
+        let Some(amp) = self.amplifier() else {
             return;
         };
         if let Err(e) = self.backend.set_output(amp.pin, on != amp.active_low) {
@@ -163,7 +258,8 @@ fn pins_differ(open: &HardwareSettings, configured: &HardwareSettings) -> bool {
 
 impl Hardware for GpioHardware {
     fn amplifier_on(&self) -> Duration {
-        let Some(amp) = &self.settings.amplifier else {
+        // Not opened: the sound plays without waiting for it (it may be wired always on).
+        let Some(amp) = self.amplifier() else {
             return Duration::ZERO;
         };
         let was_on = {
@@ -181,7 +277,7 @@ impl Hardware for GpioHardware {
     }
 
     fn amplifier_off(&self) {
-        let Some(amp) = &self.settings.amplifier else {
+        let Some(amp) = self.amplifier() else {
             return;
         };
         let delay = Duration::from_secs(amp.idle_off_seconds.into());
@@ -211,11 +307,18 @@ impl Hardware for GpioHardware {
     }
 
     fn has_buzzer(&self) -> bool {
-        self.settings.buzzer.is_some()
+        self.usable_buzzer().is_some()
+    }
+
+    fn why_no_buzzer(&self) -> String {
+        self.broken
+            .buzzer
+            .clone()
+            .unwrap_or_else(|| "no buzzer is configured".into())
     }
 
     fn buzzer(&self, on: bool) {
-        let Some(buzzer) = self.settings.buzzer.clone() else {
+        let Some(buzzer) = self.usable_buzzer().cloned() else {
             return;
         };
         let mut state = self.state.lock().expect("hardware lock");
@@ -258,11 +361,16 @@ impl Hardware for GpioHardware {
     }
 
     fn has_volume(&self) -> bool {
-        self.settings.i2c_volume.is_some()
+        self.settings.i2c_volume.is_some() && !self.broken.volume
     }
 
     fn set_volume(&self, percent: u32) -> bool {
-        let Some(i2c) = &self.settings.i2c_volume else {
+        let Some(i2c) = self
+            .settings
+            .i2c_volume
+            .as_ref()
+            .filter(|_| self.has_volume())
+        else {
             return false;
         };
         let register = max9744::register_for_percent(percent);
@@ -286,7 +394,7 @@ impl Hardware for GpioHardware {
             }
             state.buzzer_on = false;
         }
-        if let Some(buzzer) = &self.settings.buzzer {
+        if let Some(buzzer) = self.usable_buzzer() {
             let _ = self.backend.set_tone(buzzer.pin, None);
             let _ = self.backend.set_output(buzzer.pin, buzzer.active_low);
         }

@@ -7,6 +7,10 @@
 //! (active-low lines, settle and idle-off delays, buzzer pattern, volume mapping);
 //! `controls` decodes input edges (quadrature, debounced short/long presses) into commands.
 //! Decoders are pure and table-tested.
+//!
+//! Every device is optional and may fail to open (a busy line, a missing I2C bus): the daemon
+//! then runs without it, lists it in the status (`hardware.unavailable`) and rings through
+//! what is left.
 
 pub mod button;
 mod controls;
@@ -17,7 +21,7 @@ mod rpi;
 pub mod sim;
 
 pub use controls::spawn_controls;
-pub use devices::{GpioHardware, HardwareEvent, HardwareStatus, LineStatus};
+pub use devices::{GpioHardware, HardwareEvent, HardwareStatus, LineStatus, UnavailableDevice};
 pub use sim::SimBackend;
 
 use std::sync::Arc;
@@ -36,6 +40,10 @@ pub trait Hardware: Send + Sync + 'static {
     /// Whether a buzzer is wired; `buzzer` is a no-op otherwise.
     fn has_buzzer(&self) -> bool;
     fn buzzer(&self, on: bool);
+    /// Why `has_buzzer` is false, for the status of a silent alarm.
+    fn why_no_buzzer(&self) -> String {
+        "no buzzer is configured".into()
+    }
     /// Whether a hardware volume (I2C amplifier) is wired.
     fn has_volume(&self) -> bool {
         false
@@ -88,6 +96,10 @@ pub trait Backend: Send + Sync + 'static {
     /// A square wave at `hz` (half duty), or steady low with `None`.
     fn set_tone(&self, pin: u8, hz: Option<u32>) -> Result<(), HardwareError>;
     fn i2c_write(&self, bus: u8, address: u8, bytes: &[u8]) -> Result<(), HardwareError>;
+    /// Whether the I2C device can be addressed, without writing to it.
+    fn probe_i2c(&self, _bus: u8, _address: u8) -> Result<(), HardwareError> {
+        Ok(())
+    }
     /// Configures an input and sends its edges to `edges`; returns its current level.
     fn watch_input(
         &self,
@@ -141,10 +153,27 @@ pub fn open_backend(kind: HardwareBackend) -> OpenedBackend {
             }
         );
     }
-    let sim = Arc::new(SimBackend::new());
+    let sim = Arc::new(simulator());
     OpenedBackend {
         backend: sim.clone(),
         sim: Some(sim),
         error,
+    }
+}
+
+/// The simulator, with the lines [`sim::FAIL_OPEN_ENV`] makes fail (test-only).
+fn simulator() -> SimBackend {
+    let Some(spec) = std::env::var_os(sim::FAIL_OPEN_ENV) else {
+        return SimBackend::new();
+    };
+    match SimBackend::failing(&spec.to_string_lossy()) {
+        Ok(sim) => {
+            tracing::warn!("hardware: simulating lines that fail to open: {spec:?}");
+            sim
+        }
+        Err(e) => {
+            tracing::warn!("hardware: {e}; ignored");
+            SimBackend::new()
+        }
     }
 }

@@ -63,6 +63,19 @@ fn explain(error: &rppal::gpio::Error) -> String {
     }
 }
 
+/// The bus opened and the device addressed (a kernel driver holding it answers busy); nothing
+/// is sent yet.
+fn open_i2c(bus: u8, address: u8) -> Result<I2c, HardwareError> {
+    let mut i2c = I2c::with_bus(bus).map_err(|e| {
+        HardwareError::I2c(format!(
+            "bus {bus}: {e} (enable I2C with raspi-config and add the service user to the i2c group)"
+        ))
+    })?;
+    i2c.set_slave_address(address.into())
+        .map_err(|e| HardwareError::I2c(format!("bus {bus} address {address:#04x}: {e}")))?;
+    Ok(i2c)
+}
+
 fn pin_error(pin: u8, error: &rppal::gpio::Error) -> HardwareError {
     HardwareError::Pin {
         pin,
@@ -98,15 +111,14 @@ impl Backend for RpiBackend {
     }
 
     fn i2c_write(&self, bus: u8, address: u8, bytes: &[u8]) -> Result<(), HardwareError> {
-        let mut i2c = I2c::with_bus(bus).map_err(|e| {
-            HardwareError::I2c(format!(
-                "bus {bus}: {e} (enable I2C with raspi-config and add the service user to the i2c group)"
-            ))
-        })?;
-        i2c.set_slave_address(address.into())
-            .and_then(|()| i2c.write(bytes))
+        let mut i2c = open_i2c(bus, address)?;
+        i2c.write(bytes)
             .map(drop)
             .map_err(|e| HardwareError::I2c(format!("bus {bus} address {address:#04x}: {e}")))
+    }
+
+    fn probe_i2c(&self, bus: u8, address: u8) -> Result<(), HardwareError> {
+        open_i2c(bus, address).map(drop)
     }
 
     fn watch_input(

@@ -1,7 +1,8 @@
 //! The simulated backend: a real implementation of the lines, without a Pi. It keeps every
 //! line's level and an ordered log of what was set, and lets tests (and the development
 //! endpoint, off by default) turn the encoder and press buttons by sending the edges a real
-//! encoder or button would.
+//! encoder or button would. Lines can be made to fail to open (as a busy GPIO line or a
+//! missing I2C bus would on a Pi), from tests or, test-only, from [`FAIL_OPEN_ENV`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -14,12 +15,23 @@ use crate::config::Pull;
 
 const LOG_LEN: usize = 200;
 
+/// Test-only: lines the simulator refuses to open, e.g. `26,12=permission denied,i2c`
+/// (a pin or `i2c`, optionally `=message`). Read once when the simulated backend opens.
+pub const FAIL_OPEN_ENV: &str = "REVEILLE_SIM_FAIL_OPEN";
+
+/// The message of a line that fails to open without one of its own.
+const BUSY: &str = "Device or resource busy (simulated)";
+
 #[derive(Default)]
 struct Lines {
     levels: BTreeMap<u8, bool>,
     tones: BTreeMap<u8, u32>,
     log: VecDeque<String>,
     inputs: BTreeMap<u8, mpsc::Sender<Edge>>,
+    /// Pins that fail to open, with the error they give.
+    refused: BTreeMap<u8, String>,
+    /// Set: every I2C access fails with this.
+    i2c_refused: Option<String>,
 }
 
 #[derive(Default)]
@@ -30,6 +42,47 @@ pub struct SimBackend {
 impl SimBackend {
     pub fn new() -> SimBackend {
         SimBackend::default()
+    }
+
+    /// A simulator whose lines fail to open as `spec` says (the format of [`FAIL_OPEN_ENV`]).
+    pub fn failing(spec: &str) -> Result<SimBackend, String> {
+        let sim = SimBackend::new();
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (line, message) = match item.split_once('=') {
+                Some((line, message)) => (line.trim(), message.trim().to_owned()),
+                None => (item, BUSY.to_owned()),
+            };
+            if line == "i2c" {
+                sim.fail_i2c(message);
+            } else {
+                let pin = line
+                    .parse()
+                    .map_err(|_| format!("{FAIL_OPEN_ENV}: {line:?} is neither a pin nor i2c"))?;
+                sim.fail_to_open(pin, message);
+            }
+        }
+        Ok(sim)
+    }
+
+    /// From now on `pin` fails to open (as an output or an input) with `message`.
+    pub fn fail_to_open(&self, pin: u8, message: impl Into<String>) {
+        let mut lines = self.lines.lock().expect("sim lock");
+        lines.refused.insert(pin, message.into());
+    }
+
+    /// From now on every I2C access fails with `message`.
+    pub fn fail_i2c(&self, message: impl Into<String>) {
+        self.lines.lock().expect("sim lock").i2c_refused = Some(message.into());
+    }
+
+    fn refused(lines: &Lines, pin: u8) -> Result<(), HardwareError> {
+        match lines.refused.get(&pin) {
+            Some(message) => Err(HardwareError::Pin {
+                pin,
+                message: message.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Every line's level (true = high).
@@ -126,6 +179,7 @@ impl Backend for SimBackend {
 
     fn set_output(&self, pin: u8, high: bool) -> Result<(), HardwareError> {
         let mut lines = self.lines.lock().expect("sim lock");
+        Self::refused(&lines, pin)?;
         if lines.levels.insert(pin, high) != Some(high) {
             Self::note(
                 &mut lines,
@@ -137,6 +191,7 @@ impl Backend for SimBackend {
 
     fn set_tone(&self, pin: u8, hz: Option<u32>) -> Result<(), HardwareError> {
         let mut lines = self.lines.lock().expect("sim lock");
+        Self::refused(&lines, pin)?;
         match hz {
             Some(hz) => {
                 lines.tones.insert(pin, hz);
@@ -153,8 +208,18 @@ impl Backend for SimBackend {
 
     fn i2c_write(&self, bus: u8, address: u8, bytes: &[u8]) -> Result<(), HardwareError> {
         let mut lines = self.lines.lock().expect("sim lock");
+        if let Some(message) = &lines.i2c_refused {
+            return Err(HardwareError::I2c(format!("bus {bus}: {message}")));
+        }
         Self::note(&mut lines, format!("i2c {bus} {address:#04x} {bytes:?}"));
         Ok(())
+    }
+
+    fn probe_i2c(&self, bus: u8, _address: u8) -> Result<(), HardwareError> {
+        match &self.lines.lock().expect("sim lock").i2c_refused {
+            Some(message) => Err(HardwareError::I2c(format!("bus {bus}: {message}"))),
+            None => Ok(()),
+        }
     }
 
     fn watch_input(
@@ -164,9 +229,34 @@ impl Backend for SimBackend {
         edges: mpsc::Sender<Edge>,
     ) -> Result<bool, HardwareError> {
         let mut lines = self.lines.lock().expect("sim lock");
+        Self::refused(&lines, pin)?;
         let idle = pull == Pull::Up;
         lines.levels.insert(pin, idle);
         lines.inputs.insert(pin, edges);
         Ok(idle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_lines_fail_to_open_with_their_message_and_the_others_open() {
+        let sim = SimBackend::failing("26=Permission denied, 12 ,i2c").unwrap();
+        let (tx, _rx) = mpsc::channel(1);
+        let refused = sim.watch_input(26, Pull::Up, tx.clone()).unwrap_err();
+        assert_eq!(refused.to_string(), "GPIO 26: Permission denied");
+        assert!(
+            sim.set_output(12, false)
+                .unwrap_err()
+                .to_string()
+                .contains(BUSY)
+        );
+        assert!(sim.set_tone(12, None).is_err());
+        assert!(sim.probe_i2c(1, 0x4b).is_err() && sim.i2c_write(1, 0x4b, &[0]).is_err());
+        assert_eq!(sim.watch_input(5, Pull::Up, tx), Ok(true));
+        assert!(sim.set_output(17, true).is_ok());
+        assert!(SimBackend::failing("gpio26").is_err());
     }
 }

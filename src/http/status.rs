@@ -1,7 +1,7 @@
 //! Health, status and the API's own description.
 //!
 //! `/api/status` is where the daemon tells the user what is wrong without them reading logs:
-//! each component adds its own section (config, scheduler, runner, hardware, http).
+//! each component adds its own section (config, scheduler, runner, fallback, hardware, http).
 
 use std::path::PathBuf;
 
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::limits::{ConnectionStats, HttpStatus};
 use crate::hardware::HardwareStatus;
+use crate::player::fallback::{self, FallbackStatus};
 use crate::runner::RunnerStatus;
 use crate::scheduler::SchedulerStatus;
 use crate::store::{Origin, RefusedEdit};
@@ -42,6 +43,8 @@ pub struct Status {
     pub scheduler: SchedulerStatus,
     /// What is ringing, and how the last alarm went.
     pub runner: RunnerStatus,
+    /// The local sound: whether its player is installed and its file readable.
+    pub fallback: FallbackStatus,
     /// GPIO backend, line levels, recent events; `null` without hardware support.
     pub hardware: Option<HardwareStatus>,
     pub access: AccessStatus,
@@ -98,6 +101,7 @@ pub async fn status(
         },
         scheduler: app.scheduler.status(),
         runner: app.runner.status(),
+        fallback: fallback::check(&snapshot.config.fallback),
         hardware: app
             .hardware
             .as_ref()

@@ -457,7 +457,11 @@ impl Runner {
         let reason = if buzzer {
             format!("{reason}; the buzzer rings")
         } else {
-            format!("{reason}; no buzzer is configured, so nothing can sound")
+            // Why there is no buzzer belongs in the status too: "silent" must say all of it.
+            format!(
+                "{reason}; {}, so nothing can sound",
+                self.hardware.why_no_buzzer()
+            )
         };
         episode.fallback_reason = Some(reason.clone());
         let mode = if buzzer {

@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 use crate::clock::SharedClock;
 use crate::hardware::Hardware;
 use crate::player::TokenFile;
-use crate::player::fallback::{LocalSound, install_bundled_sound};
+use crate::player::fallback::LocalSound;
 use crate::scheduler::Firing;
 use crate::store::ConfigStore;
 use crate::store::RecordFile;
@@ -268,7 +268,6 @@ pub struct Runner {
     clock: SharedClock,
     hardware: Arc<dyn Hardware>,
     tokens: TokenFile,
-    bundled_sound: PathBuf,
     commands: mpsc::Receiver<RunnerCommand>,
     firings: mpsc::Receiver<Firing>,
     status: watch::Sender<RunnerStatus>,
@@ -300,7 +299,6 @@ impl Runner {
             clock,
             hardware,
             tokens: TokenFile::new(state_dir)?,
-            bundled_sound: install_bundled_sound(state_dir)?,
             commands,
             firings,
             status,
@@ -380,7 +378,7 @@ impl Runner {
                     self.hardware.buzzer(false);
                     steps.push("buzzer beeped".into());
                 } else {
-                    steps.push("no buzzer configured".into());
+                    steps.push(self.hardware.why_no_buzzer());
                 }
                 self.hardware.amplifier_off();
                 steps.push("amplifier off (after its idle delay)".into());
@@ -434,11 +432,8 @@ impl Runner {
         let fallback = &config.config.fallback;
         LocalSound {
             command: fallback.command.clone(),
-            sound: fallback
-                .sound_file
-                .as_ref()
-                .map(PathBuf::from)
-                .unwrap_or_else(|| self.bundled_sound.clone()),
+            // None: the bundled sound, fed from memory (no file, so a full disk cannot stop it).
+            sound: fallback.sound_file.as_ref().map(PathBuf::from),
         }
     }
 
