@@ -76,7 +76,7 @@ pub async fn run(
 
     // Bounded: a runner that cannot keep up slows the scheduler rather than piling up firings.
     let (firings, ring_requests) = mpsc::channel(8);
-    let clock: SharedClock = Arc::new(SystemClock);
+    let clock: SharedClock = Arc::new(SystemClock::default());
     let (scheduler, schedule) = Scheduler::new(
         store.clone(),
         clock.clone(),

@@ -3,7 +3,7 @@
 //! Each wake-up: re-arm changed alarms, find what is due (`schedule::due`), save the new
 //! `handled_until` marks durably, and only then hand ring decisions to the runner over a
 //! bounded channel, so a restart never rings an occurrence twice. It then sleeps until the next
-//! occurrence, never longer than [`clock::MAX_SLEEP`], and wakes early on a new config revision.
+//! occurrence, never longer than [`clock::MAX_SLEEP`] and ended by a clock step, and wakes early on a new config revision.
 //! One-shot alarms are disabled and `skip_next` cleared through store transactions, applied
 //! only if the alarm was not changed meanwhile, so a racing edit from the page is not undone.
 //!
