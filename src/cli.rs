@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::app::{self, Application, DEFAULT_LISTEN};
 use crate::auth::{CliToken, PasswordFile};
-use crate::daemon::{self, DEFAULT_LISTEN, RunOptions};
 use crate::store;
 
 #[derive(Parser)]
@@ -92,12 +92,10 @@ pub fn main() -> ExitCode {
             dev_sim_control,
         } => {
             init_logging();
-            let options = RunOptions {
-                config: config.unwrap_or_else(daemon::default_config_path),
-                listen,
-                init_from,
-                dev_sim_control,
-            };
+            let options = Application::builder(config.unwrap_or_else(app::default_config_path))
+                .listen(listen)
+                .init_from(init_from)
+                .dev_sim_control(dev_sim_control);
             match run(options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -107,7 +105,7 @@ pub fn main() -> ExitCode {
             }
         }
         Command::CheckConfig { path } => {
-            let path = path.unwrap_or_else(daemon::default_config_path);
+            let path = path.unwrap_or_else(app::default_config_path);
             match store::read_config_file(&path) {
                 Ok((_, revision)) => {
                     let revision = revision.map_or("none".into(), |r| r.to_string());
@@ -127,7 +125,7 @@ pub fn main() -> ExitCode {
 /// CLI token when this user can read it, so a password does not stand in the way on the Pi.
 fn control(url: &str, config: Option<PathBuf>, action: &str) -> ExitCode {
     let endpoint = format!("{}/api/ring/{action}", url.trim_end_matches('/'));
-    let config = config.unwrap_or_else(daemon::default_config_path);
+    let config = config.unwrap_or_else(app::default_config_path);
     let token = config.parent().and_then(CliToken::read);
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -169,7 +167,7 @@ fn control(url: &str, config: Option<PathBuf>, action: &str) -> ExitCode {
 
 /// `reveille password`: sets or removes the owner's password.
 fn password(config: Option<PathBuf>, remove: bool) -> ExitCode {
-    let config = config.unwrap_or_else(daemon::default_config_path);
+    let config = config.unwrap_or_else(app::default_config_path);
     let dir = match config.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
@@ -249,7 +247,7 @@ fn prompt_hidden(prompt: &str) -> Result<String, String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-fn run(options: RunOptions) -> anyhow::Result<()> {
+fn run(options: app::ApplicationBuilder) -> anyhow::Result<()> {
     // One thread is plenty for this workload and saves memory on a Pi Zero.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -264,7 +262,7 @@ fn run(options: RunOptions) -> anyhow::Result<()> {
                 _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
             }
         };
-        daemon::run(options, shutdown).await
+        options.build().await?.run_until(shutdown).await
     })
 }
 

@@ -3,11 +3,11 @@
 //! The library holds everything; `main.rs` only calls [`cli::main`]. See `ARCHITECTURE.md` for
 //! the bird's-eye view and the invariants.
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod daemon;
 pub mod hardware;
 pub mod http;
 pub mod player;

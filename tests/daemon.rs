@@ -28,6 +28,20 @@ async fn sigterm_shuts_down_cleanly_with_exit_code_zero() {
     assert!(log.contains("SIGTERM"), "{log}");
 }
 
+/// systemd's readiness protocol carries the address, so nobody reads the port from a log.
+#[tokio::test]
+async fn the_ready_notification_names_the_address_being_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&dir.path().join("config.json")).unwrap();
+    let ready = daemon.readiness();
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready:?}");
+    assert_ne!(daemon.addr.port(), 0);
+    let status = format!("STATUS=listening on {}", daemon.addr);
+    assert!(ready.lines().any(|l| l == status), "{ready:?}");
+    let health = reqwest::get(daemon.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
 #[test]
 fn an_invalid_config_without_backup_stops_the_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,22 +1,18 @@
-//! A real server on 127.0.0.1:0 over a store in a temp dir, and a client for it.
+//! The application, built as `reveille run` builds it, on 127.0.0.1:0 over a store in a temp
+//! dir, and a client for it.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Response, StatusCode};
+use reveille::app::{Application, HardwareChoice};
 use reveille::clock::ManualClock;
-use reveille::hardware::NoHardware;
-use reveille::http;
-use reveille::runner::Runner;
-use reveille::scheduler::{Firing, Scheduler};
-use reveille::store::{ConfigStore, FileWatcher, watch_file};
+use reveille::scheduler::Firing;
+use reveille::store::ConfigStore;
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc};
 
 pub struct TestApp {
@@ -26,55 +22,33 @@ pub struct TestApp {
     pub dir: TempDir,
     /// Calendar time as the scheduler and the API see it; starts at [`START`].
     pub clock: ManualClock,
-    /// What the scheduler asked to ring.
+    /// What the scheduler asked to ring (the runner never sees it, so nothing rings).
     pub firings: Mutex<mpsc::Receiver<Firing>>,
-    /// The runner's own firing input (these tests watch the scheduler's output instead).
-    _runner_firings: mpsc::Sender<Firing>,
-    _watcher: FileWatcher,
 }
 
 /// Monday 2026-11-23, 12:00 UTC.
 pub const START: &str = "2026-11-23T12:00:00Z";
 
+/// The daemon as `reveille run` builds it, except: a manual clock at [`START`], no hardware,
+/// an unsynchronized clock, no CLI token, and the scheduler's firings handed to the test.
+pub fn test_app(dir: &TempDir, clock: &ManualClock) -> reveille::app::ApplicationBuilder {
+    Application::builder(dir.path().join("config.json"))
+        .clock(Arc::new(clock.clone()))
+        .hardware(HardwareChoice::None)
+        .clock_synchronized(|| Some(false))
+        .cli_token(false)
+        .firings_to_caller()
+}
+
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
-    let watcher = watch_file(&store).unwrap();
     let clock = ManualClock::new(START.parse::<DateTime<Utc>>().unwrap());
-    let (firings_tx, firings) = mpsc::channel(8);
-    let (scheduler, schedule) = Scheduler::new(
-        store.clone(),
-        Arc::new(clock.clone()),
-        firings_tx,
-        Box::new(|| Some(false)),
-    )
-    .unwrap();
-    scheduler.spawn();
-    let (runner_firings, runner_input) = mpsc::channel(1);
-    let (runner, ringer) = Runner::new(
-        store.clone(),
-        Arc::new(clock.clone()),
-        Arc::new(NoHardware),
-        dir.path(),
-        runner_input,
-    )
-    .unwrap();
-    runner.spawn();
-    // Bound before serving: the port is known and connections queue until the server runs.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(http::serve(
-        listener,
-        http::router(
-            store.clone(),
-            schedule,
-            ringer,
-            None,
-            None,
-            http::Access::new(dir.path(), None),
-        ),
-        std::future::pending(),
-    ));
+    let mut app = test_app(&dir, &clock).build().await.unwrap();
+    // Bound by `build`: the port is known and connections queue until the server runs.
+    let addr = app.local_addr();
+    let store = app.store().clone();
+    let firings = app.take_firings().expect("asked for the firings");
+    tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
@@ -82,8 +56,6 @@ pub async fn spawn_app() -> TestApp {
         dir,
         clock,
         firings: Mutex::new(firings),
-        _runner_firings: runner_firings,
-        _watcher: watcher,
     }
 }
 

@@ -1,6 +1,10 @@
-//! The HTTP API against a real server on 127.0.0.1:0 and a store in a temp dir.
+//! The in-process integration tests, one binary (each test binary is a ~120 MB link): the HTTP
+//! API against the application (`reveille::app`, `spawn_app`) on 127.0.0.1:0 with a store in a
+//! temp dir, the store on real files, and the scheduler across restarts. Tests that need a
+//! process of their own (the real binary, process-wide limits) stay in their own crates.
 
 mod alarms;
+mod application;
 mod concurrency;
 mod config_api;
 mod external_edits;
@@ -8,4 +12,6 @@ mod far_future;
 mod helpers;
 mod openapi;
 mod revisions;
+mod scheduler;
+mod store;
 mod trust;

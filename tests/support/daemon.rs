@@ -1,11 +1,13 @@
 //! The real `reveille` binary as a test fixture: started on port 0 with a temp config, its log
-//! collected line by line, killed when dropped. Readiness is the daemon's own "listening" log
-//! line, never a sleep.
+//! collected line by line, killed when dropped. Readiness is systemd's own protocol, never a
+//! sleep or a log line: the fixture is the service manager, passes a datagram socket as
+//! `NOTIFY_SOCKET` and waits for `READY=1`, whose `STATUS=listening on ADDR` names the port.
 #![allow(dead_code)]
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -20,6 +22,61 @@ pub struct Daemon {
     log: mpsc::Receiver<String>,
     /// Every line read so far.
     seen: Vec<String>,
+    /// The notification that said the daemon is ready (`READY=1`, `STATUS=...`).
+    ready: String,
+    /// Holds the notify socket, which the daemon may still write to (`STOPPING=1`).
+    _notify: Notify,
+}
+
+/// The service manager's end of `NOTIFY_SOCKET`.
+struct Notify {
+    socket: UnixDatagram,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Notify {
+    fn new() -> Notify {
+        // A directory of its own: socket paths are limited to 108 bytes and must not exist.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        Notify {
+            socket,
+            path,
+            _dir: dir,
+        }
+    }
+
+    /// Waits for the `READY=1` datagram; `None` when the daemon's log ended first (it sends an
+    /// empty datagram, see `start`) or at the deadline.
+    fn wait_for_ready(&self, deadline: Instant) -> Option<String> {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.socket.set_read_timeout(Some(left)).unwrap();
+            let n = self.socket.recv(&mut buffer).ok()?;
+            if n == 0 {
+                return None;
+            }
+            let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            if message.lines().any(|line| line == "READY=1") {
+                return Some(message);
+            }
+        }
+    }
+}
+
+/// The address in `STATUS=listening on ADDR`.
+fn listening_address(ready: &str) -> Option<SocketAddr> {
+    ready
+        .lines()
+        .find_map(|line| line.strip_prefix("STATUS=listening on "))?
+        .parse()
+        .ok()
 }
 
 /// How to start a daemon: extra arguments and environment.
@@ -48,9 +105,10 @@ impl DaemonBuilder {
         self
     }
 
-    /// Starts the daemon on port 0 and waits for its "listening" line, or returns its log if
-    /// it exits first.
+    /// Starts the daemon on port 0 and waits until it notifies readiness, or returns its exit
+    /// status and log if it exits first.
     pub fn start(self) -> Result<Daemon, String> {
+        let notify = Notify::new();
         let mut command = Command::new(BIN);
         if let Some(limit) = self.open_files {
             use std::os::unix::process::CommandExt;
@@ -74,6 +132,7 @@ impl DaemonBuilder {
             .args(&self.args)
             .env_remove("STATE_DIRECTORY")
             .env("RUST_LOG", "info")
+            .env("NOTIFY_SOCKET", &notify.path)
             .envs(self.env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -82,35 +141,39 @@ impl DaemonBuilder {
             .unwrap();
         let (tx, log) = mpsc::channel();
         let stderr = child.stderr.take().unwrap();
+        let wake = notify.path.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
                     break;
                 }
             }
+            // The log ended, so the daemon did: wakes a start still waiting for READY.
+            if let Ok(socket) = UnixDatagram::unbound() {
+                let _ = socket.send_to(b"", &wake);
+            }
         });
+        let ready = notify.wait_for_ready(Instant::now() + Duration::from_secs(20));
         let mut daemon = Daemon {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
             seen: Vec::new(),
+            ready: String::new(),
+            _notify: notify,
         };
-        match daemon.wait_for_line(" listening ", Duration::from_secs(20)) {
-            Ok(line) => {
-                let addr = line
-                    .split("addr=")
-                    .nth(1)
-                    .unwrap()
-                    .split(' ')
-                    .next()
-                    .unwrap();
-                daemon.addr = addr.parse().unwrap();
+        match ready.as_deref().and_then(listening_address) {
+            Some(addr) => {
+                daemon.addr = addr;
+                daemon.ready = ready.unwrap_or_default();
                 Ok(daemon)
             }
-            Err(seen) => {
+            None => {
                 let _ = daemon.child.kill();
                 let status = daemon.child.wait().unwrap();
-                Err(format!("{status}\n{seen}"))
+                let log = daemon.log_until_closed(Duration::from_secs(5));
+                let ready = ready.map_or(String::new(), |r| format!("\nnotified: {r:?}"));
+                Err(format!("{status}{ready}\n{log}"))
             }
         }
     }
@@ -162,6 +225,24 @@ impl Daemon {
     /// Every line logged so far, including those not yet waited for.
     pub fn log_so_far(&mut self) -> String {
         while let Ok(line) = self.log.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+
+    /// What the daemon sent with `READY=1` (systemd's notify protocol), e.g.
+    /// `"READY=1\nSTATUS=listening on 127.0.0.1:41234\n"`.
+    pub fn readiness(&self) -> &str {
+        &self.ready
+    }
+
+    /// The whole log once the process has ended, waiting at most `timeout` for its end.
+    fn log_until_closed(&mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        while let Ok(line) = self
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             self.seen.push(line);
         }
         self.seen.join("\n")

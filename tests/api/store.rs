@@ -11,7 +11,6 @@ use reveille::config::{Config, FieldError};
 use reveille::store::{ConfigStore, OpenError, Origin, TxError, read_config_file};
 
 /// The revision history and the start-up backup rule.
-#[path = "store/history.rs"]
 mod history;
 
 fn set_title(title: String) -> impl FnOnce(&mut Config) -> Result<(), FieldError> + Send + 'static {
