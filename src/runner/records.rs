@@ -1,6 +1,9 @@
 //! What the runner keeps on disk: the journal of the episode in progress (so a crash mid-ring
 //! resumes instead of forgetting) and the history of finished episodes. Both are small JSON
 //! files beside the config, replaced atomically and durably (mode 0600).
+//!
+//! Writes go through one writer task per file that saves the latest value: the runner's loop
+//! never waits on a slow SD card, and a later write can never be overtaken by an earlier one.
 
 use std::collections::VecDeque;
 use std::io;
@@ -10,36 +13,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::config::Alarm;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::episode::Episode;
 use crate::store::RecordFile;
 
 pub const JOURNAL_FILE: &str = "ring-episode.json";
 pub const HISTORY_FILE: &str = "ring-history.json";
 /// Episodes kept in the history.
 pub const HISTORY_LEN: usize = 100;
-
-/// The episode in progress.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JournalEntry {
-    /// The alarm as it was when it fired (it may be edited or deleted meanwhile).
-    pub alarm: Alarm,
-    pub occurrence: Option<DateTime<Utc>>,
-    pub started_at: DateTime<Utc>,
-    /// When the current ring began (after a snooze, the re-ring).
-    pub ringing_since: Option<DateTime<Utc>>,
-    pub snoozed_until: Option<DateTime<Utc>>,
-    pub snoozes_used: u32,
-    /// How far the fade-in got, so it continues after a snooze or a restart.
-    pub fade_elapsed_ms: u64,
-    #[serde(default)]
-    pub paths: Vec<RingPath>,
-    #[serde(default)]
-    pub fallback_reason: Option<String>,
-    /// When the current ring (or, snoozed, the next one) stops by itself; a resume does not
-    /// extend it.
-    #[serde(default)]
-    pub ring_deadline: Option<DateTime<Utc>>,
-}
 
 /// How an episode rang.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -88,9 +71,87 @@ pub struct HistoryEntry {
     pub duration_seconds: i64,
 }
 
+/// What a writer task is asked to do next; only the latest request counts.
+#[derive(Clone, Debug)]
+enum Write<T> {
+    Nothing,
+    Save(T),
+    Remove,
+}
+
+/// Saves (or removes) the latest value of one record file on its own task.
+struct Writer<T> {
+    file: RecordFile,
+    latest: watch::Sender<Write<T>>,
+}
+
+impl<T: Serialize + Clone + Send + Sync + 'static> Writer<T> {
+    fn new(file: RecordFile) -> Writer<T> {
+        Writer {
+            file,
+            latest: watch::Sender::new(Write::Nothing),
+        }
+    }
+
+    fn request(&self, write: Write<T>) {
+        self.latest.send_replace(write);
+    }
+
+    fn spawn(&self) -> JoinHandle<()> {
+        let mut requests = self.latest.subscribe();
+        let file = self.file.clone();
+        tokio::spawn(async move {
+            while requests.changed().await.is_ok() {
+                let write = requests.borrow_and_update().clone();
+                let result = match &write {
+                    Write::Nothing => Ok(()),
+                    Write::Save(value) => file.save(value).await,
+                    Write::Remove => file.remove().await,
+                };
+                if let Err(e) = result {
+                    tracing::error!(path = %file.path().display(), "cannot write the runner's record: {e}");
+                }
+            }
+        })
+    }
+}
+
+/// The journal of the episode in progress (`ring-episode.json`).
+pub struct Journal(Writer<Episode>);
+
+impl Journal {
+    pub fn open(dir: &Path) -> io::Result<Journal> {
+        Ok(Journal(Writer::new(RecordFile::new(dir, JOURNAL_FILE)?)))
+    }
+
+    /// The episode a previous run left, if any; an unreadable journal is logged and dropped.
+    pub fn load(&self) -> Option<Episode> {
+        match self.0.file.load() {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(path = %self.0.file.path().display(), "unreadable ring journal, ignored: {e}");
+                self.remove();
+                None
+            }
+        }
+    }
+
+    pub fn save(&self, episode: &Episode) {
+        self.0.request(Write::Save(episode.clone()));
+    }
+
+    pub fn remove(&self) {
+        self.0.request(Write::Remove);
+    }
+
+    pub fn spawn_writer(&self) -> JoinHandle<()> {
+        self.0.spawn()
+    }
+}
+
 /// The last [`HISTORY_LEN`] episodes, newest first.
 pub struct History {
-    file: RecordFile,
+    writer: Writer<VecDeque<HistoryEntry>>,
     entries: VecDeque<HistoryEntry>,
 }
 
@@ -105,18 +166,24 @@ impl History {
                 VecDeque::new()
             }
         };
-        Ok(History { file, entries })
+        Ok(History {
+            writer: Writer::new(file),
+            entries,
+        })
     }
 
     pub fn entries(&self) -> Vec<HistoryEntry> {
         self.entries.iter().cloned().collect()
     }
 
-    pub async fn push(&mut self, entry: HistoryEntry) {
+    /// Adds an entry now; the file follows on the writer task.
+    pub fn push(&mut self, entry: HistoryEntry) {
         self.entries.push_front(entry);
         self.entries.truncate(HISTORY_LEN);
-        if let Err(e) = self.file.save(&self.entries).await {
-            tracing::error!(path = %self.file.path().display(), "cannot save the ring history: {e}");
-        }
+        self.writer.request(Write::Save(self.entries.clone()));
+    }
+
+    pub fn spawn_writer(&self) -> JoinHandle<()> {
+        self.writer.spawn()
     }
 }

@@ -1,26 +1,26 @@
-//! The sleep timer: play something now, fade it out over the last minutes, then pause and
-//! release the amplifier. Not an alarm: if Spotify cannot start, no fallback sound plays (the
-//! status and history say why). An alarm that fires meanwhile ends the timer and rings.
+//! The sleep timer phase: play something now, fade it out over the last minutes, then pause
+//! and release the amplifier. Not an alarm: if Spotify cannot start, no fallback sound plays
+//! (the status and history say why). An alarm that fires meanwhile ends the timer and rings.
+//! Like a ring phase, it owns its tasks and timers ([`Timer::next`]) and the loop hands their
+//! events to [`Timer::on_event`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use utoipa::ToSchema;
 
+use super::machine::Context;
 use super::records::{EndedBy, HistoryEntry, RingPath};
-use super::{Runner, RunnerCommand, RunnerState};
+use super::ring::{VOLUME_STEP, join, pause_quietly};
+use super::speakers::Spotify;
+use super::{RunnerState, VolumeChange};
 use crate::config::SpotifySource;
-use crate::player::SpotifyPlayer;
-use crate::player::start::{PlayPlan, SharedReport, start_playback};
-use crate::scheduler::Firing;
-
-/// A volume call that takes longer is given up (the actor must stay responsive).
-const CALL_TIMEOUT: Duration = Duration::from_secs(3);
-/// At most one volume call this often during the fade-out.
-const VOLUME_STEP: Duration = Duration::from_secs(2);
+use crate::player::SpotifyError;
+use crate::player::start::{PlayPlan, SharedReport};
 
 /// `POST /api/sleep-timer`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -40,233 +40,228 @@ pub struct SleepTimerRequest {
     pub fade_out_minutes: Option<u32>,
 }
 
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-enum TimerEnd {
+pub(super) enum TimerEnd {
     Stopped(EndedBy),
     Expired,
-    Firing(Box<Firing>),
+    /// An alarm fired.
+    Alarm,
     Failed(String),
 }
 
-impl Runner {
-    /// Runs a sleep timer to its end; returns a firing that interrupted it, to ring next.
-    pub(super) async fn sleep_timer(&mut self, request: SleepTimerRequest) -> Option<Firing> {
-        let snapshot = self.store.snapshot();
+pub(super) enum TimerEvent {
+    Settled,
+    Started(Option<Result<String, SpotifyError>>),
+    StartDeadline,
+    Step,
+    VolumeDone,
+    Expired,
+}
+
+pub(super) struct Timer {
+    started_at: DateTime<Utc>,
+    until: DateTime<Utc>,
+    request: SleepTimerRequest,
+    settle_until: Option<Instant>,
+    spotify: Option<Arc<dyn Spotify>>,
+    report: SharedReport,
+    start_task: Option<JoinHandle<Result<String, SpotifyError>>>,
+    start_deadline: Instant,
+    device: Option<String>,
+    volume_task: Option<JoinHandle<Result<(), SpotifyError>>>,
+    last_sent: u32,
+    total: Duration,
+    fade: Duration,
+    /// Set once the amplifier has settled: the timer runs from then.
+    end_at: Instant,
+    next_step: Instant,
+    /// The fade-out goes linearly from the volume at its start (the knob may change it).
+    fade_base: Option<u32>,
+}
+
+impl Timer {
+    pub fn start(cx: &Context, request: SleepTimerRequest) -> Timer {
+        let snapshot = cx.store.snapshot();
         let config = &snapshot.config;
-        let ceiling = self.ceiling(config);
         let volume = request
             .volume_percent
             .unwrap_or(config.volume.target_percent)
-            .min(ceiling);
+            .min(cx.ceiling(config));
         let total = Duration::from_secs(u64::from(request.duration_minutes) * 60);
-        let fade = Duration::from_secs(
-            u64::from(
-                request
-                    .fade_out_minutes
-                    .unwrap_or(5)
-                    .min(request.duration_minutes),
-            ) * 60,
-        );
-        let started_at = self.clock.now();
+        let fade_minutes = request.fade_out_minutes.unwrap_or(5);
+        let fade = Duration::from_secs(u64::from(fade_minutes.min(request.duration_minutes)) * 60);
+        let started_at = cx.clock.now();
         let until = started_at + chrono::Duration::from_std(total).unwrap_or_default();
-        self.publish_timer(until, volume);
+        let timer_state = RunnerState::SleepTimer {
+            until,
+            volume_percent: volume,
+        };
+        cx.publish(timer_state);
         tracing::info!(%until, volume, "sleep timer");
-
-        let settle = self.hardware.amplifier_on();
-        if !settle.is_zero() {
-            tokio::time::sleep(settle).await;
+        let settle_until = Instant::now() + cx.hardware.amplifier_on();
+        let never = settle_until + total;
+        Timer {
+            started_at,
+            until,
+            request,
+            settle_until: Some(settle_until),
+            spotify: None,
+            report: SharedReport::default(),
+            start_task: None,
+            start_deadline: never,
+            device: None,
+            volume_task: None,
+            last_sent: volume,
+            total,
+            fade,
+            end_at: never,
+            next_step: never,
+            fade_base: None,
         }
-        let start = Instant::now();
-        let end_at = start + total;
-        let fade_from = end_at - fade;
-        let mut device = None;
-        let player = SpotifyPlayer::new(&config.spotify, self.tokens.clone()).map(Arc::new);
-        let end = match &player {
-            Err(e) => TimerEnd::Failed(e.to_string()),
-            Ok(player) => {
+    }
+
+    /// The next timer or task result of this phase. Cancel-safe.
+    pub async fn next(&mut self) -> TimerEvent {
+        let playing = self.device.is_some();
+        tokio::select! {
+            _ = sleep_until(self.settle_until.unwrap_or(self.end_at)), if self.settle_until.is_some() => TimerEvent::Settled,
+            result = join(&mut self.start_task) => TimerEvent::Started(result),
+            _ = sleep_until(self.start_deadline), if self.start_task.is_some() => TimerEvent::StartDeadline,
+            _ = join(&mut self.volume_task) => TimerEvent::VolumeDone,
+            _ = sleep_until(self.next_step),
+                if playing && self.next_step < self.end_at && self.volume_task.is_none() => TimerEvent::Step,
+            _ = sleep_until(self.end_at), if playing => TimerEvent::Expired,
+        }
+    }
+
+    /// Handles one event; `Some` when the timer ends.
+    pub fn on_event(&mut self, cx: &mut Context, event: TimerEvent) -> Option<TimerEnd> {
+        match event {
+            TimerEvent::Settled => {
+                self.settle_until = None;
+                let snapshot = cx.store.snapshot();
+                let config = &snapshot.config;
+                let now = Instant::now();
+                self.end_at = now + self.total;
+                self.next_step = self.end_at - self.fade;
+                let deadline = Duration::from_secs(config.spotify.start_deadline_seconds.into());
+                self.start_deadline = now + deadline;
+                let spotify = match cx.speakers.spotify(&config.spotify) {
+                    Ok(spotify) => spotify,
+                    Err(e) => return Some(TimerEnd::Failed(e.to_string())),
+                };
                 let plan = PlayPlan {
                     device_id: config.spotify.device_id.clone(),
                     device_name: config.spotify.device_name.clone(),
-                    source: request.source.clone(),
+                    source: self.request.source.clone(),
                     shuffle: false,
-                    start_percent: volume,
+                    start_percent: self.last_sent,
                 };
-                let report = SharedReport::default();
-                let deadline = Duration::from_secs(config.spotify.start_deadline_seconds.into());
-                let started = self
-                    .start_timer_playback(player, plan, &report, deadline)
-                    .await;
-                match started {
-                    Ok(id) => {
-                        device = Some(id.clone());
-                        self.run_timer(player, &id, volume, fade_from, end_at, until)
-                            .await
-                    }
-                    Err(end) => {
-                        // Nothing started may play on: pause what was sent a play.
-                        let sent = report.lock().expect("report lock").play_sent_to.clone();
-                        for device in sent {
-                            let _ = tokio::time::timeout(CALL_TIMEOUT, player.pause(&device)).await;
-                        }
-                        end
-                    }
-                }
+                let start = spotify.start(plan, self.report.clone(), self.start_deadline);
+                self.start_task = Some(tokio::spawn(start));
+                self.spotify = Some(spotify);
+                None
             }
-        };
-        if let (Ok(player), Some(device)) = (&player, &device) {
-            let _ = tokio::time::timeout(Duration::from_secs(3), player.pause(device)).await;
+            TimerEvent::Started(Some(Ok(device))) => {
+                self.device = Some(device);
+                None
+            }
+            TimerEvent::Started(Some(Err(e))) => Some(TimerEnd::Failed(e.to_string())),
+            TimerEvent::Started(None) => Some(TimerEnd::Failed("the Spotify start crashed".into())),
+            TimerEvent::StartDeadline => Some(TimerEnd::Failed(format!(
+                "Spotify did not start playing within {} s",
+                cx.store.snapshot().config.spotify.start_deadline_seconds
+            ))),
+            TimerEvent::VolumeDone => None,
+            TimerEvent::Step => {
+                self.fade_step(cx);
+                None
+            }
+            TimerEvent::Expired => Some(TimerEnd::Expired),
         }
-        self.hardware.amplifier_off();
+    }
 
-        let (ended_by, reason, firing) = match end {
-            TimerEnd::Stopped(by) => (by, None, None),
-            TimerEnd::Expired => (EndedBy::Timer, None, None),
-            TimerEnd::Firing(f) => (EndedBy::Alarm, None, Some(*f)),
+    fn fade_step(&mut self, cx: &Context) {
+        let now = Instant::now();
+        let left = self.end_at.saturating_duration_since(now);
+        let span = self.fade.max(Duration::from_millis(1));
+        let base = *self.fade_base.get_or_insert(self.last_sent);
+        let target = (f64::from(base) * left.as_secs_f64() / span.as_secs_f64()).floor() as u32;
+        let target = target.min(self.last_sent);
+        if target != self.last_sent {
+            self.send_volume(target);
+            self.publish(cx);
+        }
+        self.next_step = now + VOLUME_STEP;
+    }
+
+    /// The knob or the API; returns the volume applied.
+    pub fn set_volume(&mut self, cx: &Context, change: VolumeChange) -> u32 {
+        let percent = change.apply(self.last_sent, cx.ceiling(&cx.store.snapshot().config));
+        if let Some(old) = self.volume_task.take() {
+            old.abort();
+        }
+        self.send_volume(percent);
+        self.publish(cx);
+        percent
+    }
+
+    fn send_volume(&mut self, percent: u32) {
+        if let (Some(spotify), Some(device)) = (&self.spotify, &self.device) {
+            self.volume_task = Some(tokio::spawn(spotify.set_volume(device, percent)));
+        }
+        self.last_sent = percent;
+    }
+
+    fn publish(&self, cx: &Context) {
+        cx.publish(RunnerState::SleepTimer {
+            until: self.until,
+            volume_percent: self.last_sent,
+        });
+    }
+
+    /// Ends the timer: nothing it started plays on, the amplifier goes off, the history says how.
+    pub async fn finish(mut self, cx: &mut Context, end: TimerEnd) {
+        if let Some(task) = self.start_task.take() {
+            task.abort();
+        }
+        if let Some(task) = self.volume_task.take() {
+            task.abort();
+        }
+        let mut sent = self
+            .report
+            .lock()
+            .map(|r| r.play_sent_to.clone())
+            .unwrap_or_default();
+        sent.extend(self.device.clone());
+        for device in sent {
+            pause_quietly(self.spotify.as_deref(), &device).await;
+        }
+        cx.hardware.amplifier_off();
+        let (ended_by, reason) = match end {
+            TimerEnd::Stopped(by) => (by, None),
+            TimerEnd::Expired => (EndedBy::Timer, None),
+            TimerEnd::Alarm => (EndedBy::Alarm, None),
             TimerEnd::Failed(reason) => {
                 tracing::error!("sleep timer: {reason}");
-                (EndedBy::Timer, Some(reason), None)
+                (EndedBy::Timer, Some(reason))
             }
         };
-        let ended_at = self.clock.now();
-        let entry = HistoryEntry {
+        let ended_at = cx.clock.now();
+        cx.record(HistoryEntry {
             alarm_id: None,
             label: "Sleep timer".into(),
             occurrence: None,
-            started_at,
+            started_at: self.started_at,
             ended_at,
             ended_by,
-            paths: if device.is_some() {
+            paths: if self.device.is_some() {
                 vec![RingPath::Spotify]
             } else {
                 vec![RingPath::Silent]
             },
             fallback_reason: reason,
             snoozes: 0,
-            duration_seconds: (ended_at - started_at).num_seconds(),
-        };
-        self.record(entry).await;
-        firing
-    }
-
-    /// The Spotify start as its own task, so a stop or a firing is handled at once.
-    async fn start_timer_playback(
-        &mut self,
-        player: &Arc<SpotifyPlayer>,
-        plan: PlayPlan,
-        report: &SharedReport,
-        deadline: Duration,
-    ) -> Result<String, TimerEnd> {
-        let give_up = Instant::now() + deadline;
-        let task = {
-            let (player, report) = (player.clone(), report.clone());
-            tokio::spawn(async move { start_playback(&player, &plan, &report, give_up).await })
-        };
-        // Aborted when this returns early: the request in flight is cancelled.
-        let mut task = AbortOnDrop(task);
-        loop {
-            tokio::select! {
-                result = &mut task.0 => return match result {
-                    Ok(Ok(id)) => Ok(id),
-                    Ok(Err(e)) => Err(TimerEnd::Failed(e.to_string())),
-                    Err(e) => Err(TimerEnd::Failed(format!("the Spotify start crashed: {e}"))),
-                },
-                _ = sleep_until(give_up) => {
-                    return Err(TimerEnd::Failed(format!(
-                        "Spotify did not start playing within {} s",
-                        deadline.as_secs()
-                    )));
-                }
-                command = self.commands.recv() => match command {
-                    Some(RunnerCommand::Stop { by, reply }) => {
-                        let _ = reply.send(Ok(()));
-                        return Err(TimerEnd::Stopped(by.ended_by()));
-                    }
-                    Some(command) => command.refuse(),
-                    None => return Err(TimerEnd::Stopped(EndedBy::Api)),
-                },
-                Some(firing) = self.firings.recv() => {
-                    tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the sleep timer ends");
-                    return Err(TimerEnd::Firing(Box::new(firing)));
-                }
-            }
-        }
-    }
-
-    async fn run_timer(
-        &mut self,
-        player: &Arc<SpotifyPlayer>,
-        device: &str,
-        volume: u32,
-        fade_from: Instant,
-        end_at: Instant,
-        until: DateTime<Utc>,
-    ) -> TimerEnd {
-        let mut last_sent = volume;
-        let mut next_step = fade_from;
-        // The fade-out goes linearly from the volume at its start (the knob may change it).
-        let mut fade_base = None;
-        loop {
-            tokio::select! {
-                command = self.commands.recv() => match command {
-                    Some(RunnerCommand::Stop { by, reply }) => {
-                        let _ = reply.send(Ok(()));
-                        return TimerEnd::Stopped(by.ended_by());
-                    }
-                    Some(command @ (RunnerCommand::SleepTimer { .. }
-                    | RunnerCommand::RingNow { .. }
-                    | RunnerCommand::HardwareTest { .. }
-                    | RunnerCommand::Snooze { .. })) => command.refuse(),
-                    Some(RunnerCommand::SetVolume { change, reply }) => {
-                        let ceiling = self.ceiling(&self.store.snapshot().config);
-                        let percent = change.apply(last_sent, ceiling);
-                        let _ = reply.send(Ok(percent));
-                        match tokio::time::timeout(CALL_TIMEOUT, player.set_volume(device, percent)).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => tracing::warn!("sleep timer volume: {e}"),
-                            Err(_) => tracing::warn!("sleep timer volume: no answer in time"),
-                        }
-                        last_sent = percent;
-                        self.publish_timer(until, percent);
-                    }
-                    None => return TimerEnd::Stopped(EndedBy::Api),
-                },
-                Some(firing) = self.firings.recv() => {
-                    tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the sleep timer ends");
-                    return TimerEnd::Firing(Box::new(firing));
-                }
-                _ = sleep_until(end_at) => return TimerEnd::Expired,
-                _ = sleep_until(next_step), if next_step < end_at => {
-                    let left = end_at.saturating_duration_since(Instant::now());
-                    let span = end_at.saturating_duration_since(fade_from).max(Duration::from_millis(1));
-                    let base = *fade_base.get_or_insert(last_sent);
-                    let target = (f64::from(base) * left.as_secs_f64() / span.as_secs_f64()).floor() as u32;
-                    let target = target.min(last_sent);
-                    if target != last_sent {
-                        match tokio::time::timeout(CALL_TIMEOUT, player.set_volume(device, target)).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => tracing::warn!("sleep timer fade-out: {e}"),
-                            Err(_) => tracing::warn!("sleep timer fade-out: no answer in time"),
-                        }
-                        last_sent = target;
-                        self.publish_timer(until, target);
-                    }
-                    next_step = Instant::now() + VOLUME_STEP;
-                }
-            }
-        }
-    }
-
-    fn publish_timer(&self, until: DateTime<Utc>, volume_percent: u32) {
-        self.publish(RunnerState::SleepTimer {
-            until,
-            volume_percent,
+            duration_seconds: (ended_at - self.started_at).num_seconds(),
         });
     }
 }
