@@ -89,10 +89,12 @@ async fn spring_forward_rings_the_gap_alarm_at_the_gap_end_and_seven_at_seven_su
     assert_eq!(upcoming[1]["alarm_id"], "gap");
     assert_eq!(upcoming[1]["at_local"], "2026-03-30T02:30:00+02:00");
 
-    // NTP-style forward step to shortly before 07:00 CEST: the bounded sleep notices it, and
-    // seven rings at 07:00 summer time (not 08:00, the fixed-offset bug), on time.
-    clock.set("2026-03-29T04:59:20Z");
-    let (alarm, occurrence, late_ms) = next_ring(&mut daemon, Duration::from_secs(60));
+    // NTP-style forward step to shortly before 07:00 CEST: the daemon looks at the clock again
+    // (under libfaketime through its bounded sleep, REVEILLE_MAX_SLEEP_MS; on a real clock the
+    // kernel announces the step), and seven rings at 07:00 summer time (not 08:00, the
+    // fixed-offset bug), on time.
+    clock.set("2026-03-29T04:59:57Z");
+    let (alarm, occurrence, late_ms) = next_ring(&mut daemon, Duration::from_secs(20));
     assert_eq!(
         (alarm.as_str(), occurrence.as_str()),
         ("seven", "2026-03-29T05:00:00+00:00")
