@@ -21,7 +21,7 @@ const EVENTS_KEPT: usize = 50;
 const BEEP: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub struct HardwareEvent {
+pub struct HardwareLogEntry {
     pub at: DateTime<Utc>,
     /// E.g. `amplifier on`, `buzzer off`, `volume 40 % (register 25)`, `button 0 short`.
     pub event: String,
@@ -61,7 +61,7 @@ pub struct HardwareStatus {
     /// The pin assignments in the config differ from those in use.
     pub restart_needed: bool,
     /// Newest last.
-    pub events: Vec<HardwareEvent>,
+    pub events: Vec<HardwareLogEntry>,
 }
 
 #[derive(Default)]
@@ -69,7 +69,7 @@ struct State {
     amplifier_on: bool,
     buzzer_on: bool,
     volume_percent: Option<u32>,
-    events: VecDeque<HardwareEvent>,
+    events: VecDeque<HardwareLogEntry>,
     unavailable: Vec<UnavailableDevice>,
     idle_off: Option<JoinHandle<()>>,
     beeping: Option<JoinHandle<()>>,
@@ -229,7 +229,7 @@ impl GpioHardware {
 
 fn note(state: &Mutex<State>, event: String) {
     let mut state = state.lock().expect("hardware lock");
-    state.events.push_back(HardwareEvent {
+    state.events.push_back(HardwareLogEntry {
         at: Utc::now(),
         event,
     });
@@ -381,6 +381,10 @@ impl Hardware for GpioHardware {
         self.state.lock().expect("hardware lock").volume_percent = Some(percent);
         self.note(format!("volume {percent} % (register {register})"));
         true
+    }
+
+    fn note(&self, event: String) {
+        GpioHardware::note(self, event);
     }
 
     fn safe_state(&self) {

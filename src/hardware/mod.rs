@@ -1,11 +1,12 @@
 //! GPIO hardware: amplifier power, buzzer and I2C volume as outputs the runner drives, and the
-//! buttons and rotary encoder as inputs that become runner commands.
+//! buttons and rotary encoder as inputs that emit decoded [`HardwareEvent`]s. This is a leaf:
+//! it never imports the runner; the runner decides what an event means.
 //!
 //! Layers, from the pins up: a [`Backend`] sets lines and reports edges (`rpi` through rppal,
 //! the only file that names it; `sim` everywhere else, keeping levels and an event log);
 //! [`GpioHardware`] turns the configured devices into the [`Hardware`] the runner uses
 //! (active-low lines, settle and idle-off delays, buzzer pattern, volume mapping);
-//! `controls` decodes input edges (quadrature, debounced short/long presses) into commands.
+//! `controls` decodes input edges (quadrature, debounced short/long presses) into events.
 //! Decoders are pure and table-tested.
 //!
 //! Every device is optional and may fail to open (a busy line, a missing I2C bus): the daemon
@@ -20,8 +21,8 @@ pub mod quadrature;
 mod rpi;
 pub mod sim;
 
-pub use controls::spawn_controls;
-pub use devices::{GpioHardware, HardwareEvent, HardwareStatus, LineStatus, UnavailableDevice};
+pub use controls::{ButtonId, HardwareEvent, INPUT_QUEUE, LiveSettings, spawn_controls};
+pub use devices::{GpioHardware, HardwareLogEntry, HardwareStatus, LineStatus, UnavailableDevice};
 pub use sim::SimBackend;
 
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub trait Hardware: Send + Sync + 'static {
     }
     /// Everything to its safe level at once (shutdown).
     fn safe_state(&self) {}
+    /// Adds a line to the hardware log in the status (an input the runner handled).
+    fn note(&self, _event: String) {}
 }
 
 /// No GPIO devices (tests of other parts).

@@ -12,7 +12,9 @@
 //! | snoozed      | stop, snooze (already)                           | overlapped    |
 //! | sleep timer  | stop, volume                                     | ends it, rings|
 //!
-//! Every other (phase, command) pair is refused by [`RunnerCommand::refuse`].
+//! Every other (phase, command) pair is refused by [`RunnerCommand::refuse`]. Button presses
+//! and knob turns (decoded by `hardware`) become these same commands by the (phase, hardware
+//! event) table in `inputs.rs`, inside this loop, so a press cannot race a phase change.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::episode::Episode;
 use super::handle::{COMMAND_QUEUE, RunnerHandle};
+use super::inputs;
 use super::records::{EndedBy, History, HistoryEntry, Journal};
 use super::ring::{Ring, RingEvent};
 use super::self_test::SelfTest;
@@ -32,7 +35,7 @@ use super::speakers::{Speakers, WebSpeakers};
 use super::{RunnerCommand, RunnerError, RunnerState, RunnerStatus};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::hardware::Hardware;
+use crate::hardware::{Hardware, HardwareEvent, INPUT_QUEUE};
 use crate::player::TokenFile;
 use crate::scheduler::Firing;
 use crate::store::ConfigStore;
@@ -53,9 +56,9 @@ pub(super) enum Phase {
     SleepTimer(Box<Timer>),
 }
 
-/// The phase's name, for the (phase, command) table.
+/// The phase's name, for the (phase, command) and (phase, hardware event) tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Idle,
     SelfTest,
     Ringing,
@@ -92,6 +95,8 @@ impl Phase {
 pub(super) enum Event {
     Command(RunnerCommand),
     Firing(Firing),
+    /// A button or the knob (decoded by `hardware`; its meaning is decided here).
+    Input(HardwareEvent),
     Heartbeat,
     Ring(RingEvent),
     SnoozeOver,
@@ -116,6 +121,9 @@ pub struct Runner {
     cx: Context,
     commands: mpsc::Receiver<RunnerCommand>,
     firings: mpsc::Receiver<Firing>,
+    inputs: mpsc::Receiver<HardwareEvent>,
+    /// Kept so the input channel never looks closed (the daemon may run without inputs).
+    inputs_tx: mpsc::Sender<HardwareEvent>,
     phase: Phase,
 }
 
@@ -150,10 +158,13 @@ impl Runner {
             journal: Journal::open(state_dir)?,
             history,
         };
+        let (inputs_tx, inputs) = mpsc::channel(INPUT_QUEUE);
         let runner = Runner {
             cx,
             commands,
             firings,
+            inputs,
+            inputs_tx,
             phase: Phase::Idle,
         };
         let handle = RunnerHandle {
@@ -168,6 +179,11 @@ impl Runner {
     pub fn with_speakers(mut self, speakers: Arc<dyn Speakers>) -> Runner {
         self.cx.speakers = speakers;
         self
+    }
+
+    /// Where the input device sends its decoded events (bounded).
+    pub fn hardware_events(&self) -> mpsc::Sender<HardwareEvent> {
+        self.inputs_tx.clone()
     }
 
     pub fn spawn(self) -> JoinHandle<()> {
@@ -192,6 +208,7 @@ impl Runner {
                     Some(firing) => Event::Firing(firing),
                     None => break,
                 },
+                Some(input) = self.inputs.recv() => Event::Input(input),
                 event = self.phase.next_event() => event,
                 _ = heartbeat.tick(), if self.phase.kind() != Kind::Idle => Event::Heartbeat,
             };
@@ -208,6 +225,7 @@ impl Runner {
         match event {
             Event::Command(command) => self.on_command(command).await,
             Event::Firing(firing) => self.on_firing(firing).await,
+            Event::Input(input) => self.on_input(input).await,
             Event::Heartbeat => self.on_heartbeat(),
             Event::Ring(event) => {
                 if let Phase::Ringing(ring) = &mut self.phase
@@ -336,6 +354,28 @@ impl Runner {
         }
         let episode = Episode::new(firing.alarm, Some(firing.occurrence), self.cx.clock.now());
         self.ring(episode);
+    }
+
+    /// The (phase, hardware event) table (`inputs.rs`): a press becomes the command its
+    /// action means in this phase, answered by the same handler as the API's; the knob
+    /// changes the volume of what plays. Logged in the hardware status once handled.
+    async fn on_input(&mut self, input: HardwareEvent) {
+        let config = self.cx.store.snapshot();
+        let kind = self.phase.kind();
+        let (note, command) = inputs::command_for(kind, &config.config.hardware, input);
+        match command {
+            Some((command, answer)) => {
+                let name = command.name();
+                self.on_command(command).await;
+                match answer.result() {
+                    Ok(Some(volume)) => tracing::info!(volume, "volume set with the knob"),
+                    Ok(None) => tracing::info!("{note}: {name}"),
+                    Err(e) => tracing::info!("{note}: {name}: {e}"),
+                }
+            }
+            None => tracing::debug!(phase = ?kind, "{note}: nothing to do"),
+        }
+        self.cx.hardware.note(note);
     }
 
     fn on_heartbeat(&mut self) {

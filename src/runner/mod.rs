@@ -14,6 +14,7 @@
 mod episode;
 mod fade;
 mod handle;
+mod inputs;
 mod machine;
 mod records;
 mod ring;
