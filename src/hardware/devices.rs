@@ -1,7 +1,8 @@
 //! [`GpioHardware`]: the configured devices on a backend, as the [`Hardware`] the runner
-//! drives. It owns the device rules: active-low lines, the amplifier's settle and idle-off
-//! delays, the buzzer's beep pattern, the MAX9744 volume mapping; and it keeps a log of what
-//! it did for `/api/status` (tests assert on its order). A device that cannot be opened at
+//! drives. It owns the device rules: active-low lines, the buzzer's beep pattern, the MAX9744
+//! volume mapping; and it keeps a log of what it did for `/api/status` (tests assert on its
+//! order). It switches only when told: the amplifier's settle and idle-off delays are the
+//! runner's decisions (read from the live config), not timers here. A device that cannot be opened at
 //! start is listed in the status and skipped from then on: the alarm rings without it.
 
 use std::collections::VecDeque;
@@ -71,7 +72,6 @@ struct State {
     volume_percent: Option<u32>,
     events: VecDeque<HardwareLogEntry>,
     unavailable: Vec<UnavailableDevice>,
-    idle_off: Option<JoinHandle<()>>,
     beeping: Option<JoinHandle<()>>,
 }
 
@@ -257,53 +257,17 @@ fn pins_differ(open: &HardwareSettings, configured: &HardwareSettings) -> bool {
 }
 
 impl Hardware for GpioHardware {
-    fn amplifier_on(&self) -> Duration {
+    fn amplifier_on(&self) -> bool {
         // Not opened: the sound plays without waiting for it (it may be wired always on).
-        let Some(amp) = self.amplifier() else {
-            return Duration::ZERO;
-        };
-        let was_on = {
-            let mut state = self.state.lock().expect("hardware lock");
-            if let Some(pending) = state.idle_off.take() {
-                pending.abort();
-            }
-            state.amplifier_on
-        };
-        if was_on {
-            return Duration::ZERO;
+        if self.amplifier().is_none() || self.state.lock().expect("hardware lock").amplifier_on {
+            return false;
         }
         self.set_amplifier(true);
-        Duration::from_millis(amp.settle_ms.into())
+        true
     }
 
     fn amplifier_off(&self) {
-        let Some(amp) = self.amplifier() else {
-            return;
-        };
-        let delay = Duration::from_secs(amp.idle_off_seconds.into());
-        if delay.is_zero() {
-            return self.set_amplifier(false);
-        }
-        let (backend, pin, level) = (self.backend.clone(), amp.pin, amp.active_low);
-        let state = self.state.clone();
-        let task = tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            if let Err(e) = backend.set_output(pin, level) {
-                tracing::error!("amplifier: {e}");
-            }
-            state.lock().expect("hardware lock").amplifier_on = false;
-            tracing::info!(pin, "amplifier off");
-            note(&state, "amplifier off".into());
-        });
-        if let Some(old) = self
-            .state
-            .lock()
-            .expect("hardware lock")
-            .idle_off
-            .replace(task)
-        {
-            old.abort();
-        }
+        self.set_amplifier(false);
     }
 
     fn has_buzzer(&self) -> bool {
@@ -390,9 +354,6 @@ impl Hardware for GpioHardware {
     fn safe_state(&self) {
         {
             let mut state = self.state.lock().expect("hardware lock");
-            if let Some(task) = state.idle_off.take() {
-                task.abort();
-            }
             if let Some(task) = state.beeping.take() {
                 task.abort();
             }

@@ -26,7 +26,7 @@ pub use devices::{GpioHardware, HardwareLogEntry, HardwareStatus, LineStatus, Un
 pub use sim::SimBackend;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -34,9 +34,9 @@ use crate::config::{HardwareBackend, Pull};
 
 /// What the runner drives. Calls are quick and never block on IO for long.
 pub trait Hardware: Send + Sync + 'static {
-    /// Amplifier on before audio; returns how long to wait before the audio starts.
-    fn amplifier_on(&self) -> Duration;
-    /// Amplifier off after the configured idle delay.
+    /// Amplifier on, now; true if it was off (the runner then waits its settle time).
+    fn amplifier_on(&self) -> bool;
+    /// Amplifier off, now (the runner owns the idle delay).
     fn amplifier_off(&self);
     /// Whether a buzzer is wired; `buzzer` is a no-op otherwise.
     fn has_buzzer(&self) -> bool;
@@ -64,8 +64,8 @@ pub trait Hardware: Send + Sync + 'static {
 pub struct NoHardware;
 
 impl Hardware for NoHardware {
-    fn amplifier_on(&self) -> Duration {
-        Duration::ZERO
+    fn amplifier_on(&self) -> bool {
+        false
     }
     fn amplifier_off(&self) {}
     fn has_buzzer(&self) -> bool {

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use super::episode::Episode;
 use super::handle::{COMMAND_QUEUE, RunnerHandle};
@@ -102,6 +102,8 @@ pub(super) enum Event {
     SnoozeOver,
     Timer(TimerEvent),
     SelfTestDone(Vec<String>),
+    /// The amplifier's idle delay ran out with no new sound.
+    AmplifierIdle,
 }
 
 /// Everything the phases use besides their own state.
@@ -114,6 +116,9 @@ pub(super) struct Context {
     history_view: watch::Sender<Vec<HistoryEntry>>,
     pub journal: Journal,
     history: History,
+    /// When the amplifier goes off, unless a sound starts first (the runner's own deadline:
+    /// only the runner switches outputs).
+    amplifier_off_at: Option<Instant>,
 }
 
 /// The actor: its inputs, its context and its phase.
@@ -157,6 +162,7 @@ impl Runner {
             history_view,
             journal: Journal::open(state_dir)?,
             history,
+            amplifier_off_at: None,
         };
         let (inputs_tx, inputs) = mpsc::channel(INPUT_QUEUE);
         let runner = Runner {
@@ -199,6 +205,7 @@ impl Runner {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
+            let amplifier_off_at = self.cx.amplifier_off_at;
             let event = tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => Event::Command(command),
@@ -211,6 +218,8 @@ impl Runner {
                 Some(input) = self.inputs.recv() => Event::Input(input),
                 event = self.phase.next_event() => event,
                 _ = heartbeat.tick(), if self.phase.kind() != Kind::Idle => Event::Heartbeat,
+                _ = sleep_until(amplifier_off_at.unwrap_or_else(Instant::now)),
+                    if amplifier_off_at.is_some() => Event::AmplifierIdle,
             };
             self.handle(event).await;
         }
@@ -227,6 +236,10 @@ impl Runner {
             Event::Firing(firing) => self.on_firing(firing).await,
             Event::Input(input) => self.on_input(input).await,
             Event::Heartbeat => self.on_heartbeat(),
+            Event::AmplifierIdle => {
+                self.cx.amplifier_off_at = None;
+                self.cx.hardware.amplifier_off();
+            }
             Event::Ring(event) => {
                 if let Phase::Ringing(ring) = &mut self.phase
                     && let Some(end) = ring.on_event(&mut self.cx, event).await
@@ -250,6 +263,7 @@ impl Runner {
             }
             Event::SelfTestDone(steps) => {
                 if let Phase::SelfTest(test) = self.take_phase() {
+                    self.cx.amplifier_idle();
                     test.answer(Ok(steps));
                 }
             }
@@ -275,10 +289,11 @@ impl Runner {
             }
             (Kind::Idle, RunnerCommand::SleepTimer { request, reply }) => {
                 let _ = reply.send(Ok(()));
-                self.phase = Phase::SleepTimer(Box::new(Timer::start(&self.cx, request)));
+                self.phase = Phase::SleepTimer(Box::new(Timer::start(&mut self.cx, request)));
             }
             (Kind::Idle, RunnerCommand::HardwareTest { reply }) => {
-                let (test, steps) = SelfTest::start(self.cx.hardware.clone());
+                let settle = self.cx.amplifier_on();
+                let (test, steps) = SelfTest::start(self.cx.hardware.clone(), settle);
                 let _ = reply.send(Ok(steps));
                 self.phase = Phase::SelfTest(test);
                 self.cx.beat();
@@ -300,7 +315,7 @@ impl Runner {
                 let _ = reply.send(Ok(()));
                 if let Phase::Snoozed { episode, .. } = self.take_phase() {
                     // In case it stayed on through the snooze.
-                    self.cx.hardware.amplifier_off();
+                    self.cx.amplifier_idle();
                     self.cx.finish(*episode, by.ended_by());
                 }
             }
@@ -334,6 +349,7 @@ impl Runner {
             Phase::SelfTest(test) => {
                 tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the self-test ends");
                 test.abort(&*self.cx.hardware);
+                self.cx.amplifier_idle();
             }
             Phase::SleepTimer(timer) => {
                 tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the sleep timer ends");
@@ -400,12 +416,12 @@ impl Runner {
             return;
         };
         let snoozing = matches!(end, PhaseEnd::Snooze(_));
-        let mut episode = ring.release(&self.cx, snoozing).await;
+        let mut episode = ring.release(&mut self.cx, snoozing).await;
         match end {
             PhaseEnd::Stop(by) => self.cx.finish(episode, by),
             PhaseEnd::Snooze(by) if episode.snoozes_used >= episode.alarm.ring.max_snoozes => {
                 tracing::info!(alarm = %episode.alarm.id, "snooze limit reached: stopping");
-                self.cx.hardware.amplifier_off();
+                self.cx.amplifier_idle();
                 self.cx.finish(episode, by);
             }
             PhaseEnd::Snooze(_) => {
@@ -491,6 +507,32 @@ impl Context {
     pub fn beat(&self) {
         let now = self.clock.now();
         self.status.send_modify(|s| s.heartbeat = Some(now));
+    }
+
+    /// The amplifier on before a sound; a pending idle-off is cancelled. Returns how long to
+    /// wait before the sound: `settle_ms` from the config in force now, if it was off.
+    pub fn amplifier_on(&mut self) -> Duration {
+        self.amplifier_off_at = None;
+        if !self.hardware.amplifier_on() {
+            return Duration::ZERO;
+        }
+        let config = self.store.snapshot();
+        let settle = config.config.hardware.amplifier.as_ref();
+        Duration::from_millis(settle.map_or(0, |a| a.settle_ms).into())
+    }
+
+    /// The sound stopped: the amplifier goes off after `idle_off_seconds` (read now), unless a
+    /// new sound starts first.
+    pub fn amplifier_idle(&mut self) {
+        let config = self.store.snapshot();
+        let amplifier = config.config.hardware.amplifier.as_ref();
+        let idle = Duration::from_secs(amplifier.map_or(0, |a| a.idle_off_seconds).into());
+        if idle.is_zero() {
+            self.amplifier_off_at = None;
+            self.hardware.amplifier_off();
+        } else {
+            self.amplifier_off_at = Some(Instant::now() + idle);
+        }
     }
 
     /// A firing while another alarm rings or snoozes: not rung, but on record.

@@ -16,8 +16,8 @@ use crate::runner::{Actor, EndedBy, RunnerState, SleepTimerRequest};
 struct Recorder(watch::Sender<Vec<String>>);
 
 impl Hardware for Recorder {
-    fn amplifier_on(&self) -> Duration {
-        Duration::ZERO
+    fn amplifier_on(&self) -> bool {
+        false
     }
     fn amplifier_off(&self) {}
     fn has_buzzer(&self) -> bool {

@@ -3,6 +3,7 @@
 //! a clock whose wall time follows tokio's, and no hardware. A one-minute snooze takes
 //! milliseconds. Waiting is on the published status (`watch`), never on a sleep.
 
+mod amplifier;
 mod episodes;
 mod inputs;
 mod table;
