@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
+use super::restart::restart_needed_for;
 use super::{Backend, Hardware, max9744};
 use crate::config::{AmplifierPins, BuzzerPins, HardwareBackend, HardwareSettings};
 
@@ -59,8 +60,12 @@ pub struct HardwareStatus {
     pub volume_percent: Option<u32>,
     /// Devices that could not be opened at start (the daemon runs without them).
     pub unavailable: Vec<UnavailableDevice>,
-    /// The pin assignments in the config differ from those in use.
+    /// Some hardware settings in the config differ from those in use and apply only at the
+    /// next start (`restart_needed_for` names them).
     pub restart_needed: bool,
+    /// Those settings, as dotted field names (`hardware.amplifier.pin`). The rest of the
+    /// hardware settings apply at once.
+    pub restart_needed_for: Vec<String>,
     /// Newest last.
     pub events: Vec<HardwareLogEntry>,
 }
@@ -189,6 +194,7 @@ impl GpioHardware {
     }
 
     pub fn status(&self, configured: &HardwareSettings) -> HardwareStatus {
+        let restart_fields = restart_needed_for(&self.settings, configured);
         let state = self.state.lock().expect("hardware lock");
         let amplifier = self.settings.amplifier.as_ref().map(|a| LineStatus {
             pin: a.pin,
@@ -208,7 +214,8 @@ impl GpioHardware {
             buzzer,
             volume_percent: state.volume_percent,
             unavailable: state.unavailable.clone(),
-            restart_needed: pins_differ(&self.settings, configured),
+            restart_needed: !restart_fields.is_empty(),
+            restart_needed_for: restart_fields,
             events: state.events.iter().cloned().collect(),
         }
     }
@@ -236,24 +243,6 @@ fn note(state: &Mutex<State>, event: String) {
     while state.events.len() > EVENTS_KEPT {
         state.events.pop_front();
     }
-}
-
-/// A pin change needs a restart (the lines are opened once).
-fn pins_differ(open: &HardwareSettings, configured: &HardwareSettings) -> bool {
-    let pins = |s: &HardwareSettings| {
-        (
-            s.backend,
-            s.amplifier.as_ref().map(|a| (a.pin, a.active_low)),
-            s.encoder.as_ref().map(|e| (e.pin_a, e.pin_b, e.pin_switch)),
-            s.buttons
-                .iter()
-                .map(|b| (b.pin, b.pull))
-                .collect::<Vec<_>>(),
-            s.buzzer.as_ref().map(|b| (b.pin, b.active_low, b.tone_hz)),
-            s.i2c_volume.as_ref().map(|i| (i.bus, i.address)),
-        )
-    };
-    pins(open) != pins(configured)
 }
 
 impl Hardware for GpioHardware {

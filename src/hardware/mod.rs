@@ -18,11 +18,13 @@ mod controls;
 mod devices;
 pub mod max9744;
 pub mod quadrature;
+mod restart;
 mod rpi;
 pub mod sim;
 
 pub use controls::{ButtonId, HardwareEvent, INPUT_QUEUE, LiveSettings, spawn_controls};
 pub use devices::{GpioHardware, HardwareLogEntry, HardwareStatus, LineStatus, UnavailableDevice};
+pub use restart::restart_needed_for;
 pub use sim::SimBackend;
 
 use std::sync::Arc;
