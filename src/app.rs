@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use crate::clock::{SharedClock, SystemClock, kernel_clock_synchronized};
 use crate::config::HardwareBackend;
 use crate::hardware::{
-    GpioHardware, Hardware, NoHardware, SimBackend, open_backend, spawn_controls,
+    GpioHardware, Hardware, LiveSettings, NoHardware, SimBackend, open_backend, spawn_controls,
 };
 use crate::http;
 use crate::player::fallback;
@@ -368,11 +368,16 @@ impl Application {
             _watcher,
         } = self;
         let mut scheduler = scheduler.spawn();
-        let mut runner = runner.spawn();
         // An input that cannot be opened is in the status; the daemon runs without it.
+        // Inputs emit decoded events to the runner, which decides what they mean; the
+        // decoding settings are read live from the config.
+        let inputs = runner.hardware_events();
+        let live = store.clone();
+        let live: LiveSettings = Arc::new(move || live.snapshot().config.hardware.clone());
         let controls = devices
             .as_ref()
-            .map(|devices| spawn_controls(devices.clone(), ringer.clone()));
+            .map(|devices| spawn_controls(devices.clone(), live, inputs));
+        let mut runner = runner.spawn();
         tracing::info!(
             %addr,
             config = %config.display(),

@@ -327,20 +327,62 @@ async fn asking_for_the_pi_backend_off_a_pi_runs_on_the_simulator_and_says_why()
     assert_eq!(body["error"]["field"], "hardware.amplifier.pin");
     assert_eq!(hardware(&rig).await["restart_needed"], false);
     // ...but by editing the file on the Pi, and a pin change is reported as needing a restart.
+    hand_edit(&rig, |c| c["hardware"]["amplifier"]["pin"] = 22.into()).await;
+    let hw = hardware(&rig).await;
+    assert_eq!(hw["restart_needed"], true);
+    assert_eq!(hw["restart_needed_for"], json!(["hardware.amplifier.pin"]));
+}
+
+/// Edits the config file as the owner would on the Pi (write aside, rename over) and waits
+/// until the daemon has taken the edit (its revision moved).
+async fn hand_edit(rig: &Rig, change: impl FnOnce(&mut Value)) {
+    let revision = rig.get("/api/status").await["config"]["revision"].clone();
     let path = rig.dir.path().join("config.json");
     let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    config["hardware"]["amplifier"]["pin"] = 22.into();
+    change(&mut config);
     let edit = rig.dir.path().join("edit.tmp");
     std::fs::write(&edit, serde_json::to_vec(&config).unwrap()).unwrap();
     std::fs::rename(&edit, &path).unwrap();
     let deadline = std::time::Instant::now() + SECONDS(10);
-    while hardware(&rig).await["restart_needed"] != true {
+    while rig.get("/api/status").await["config"]["revision"] == revision {
         assert!(
             std::time::Instant::now() < deadline,
             "the hand edit was not picked up"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_edited_button_actions_and_knob_step_apply_without_a_restart() {
+    let rig = rig(|_| {}).await;
+    hand_edit(&rig, |c| {
+        c["hardware"]["buttons"][0]["short_press"] = "stop".into();
+        c["hardware"]["encoder"]["step_percent"] = 5.into();
+        c["hardware"]["amplifier"]["settle_ms"] = 50.into();
+    })
+    .await;
+    let hw = hardware(&rig).await;
+    assert_eq!(hw["restart_needed"], false, "{hw}");
+    assert_eq!(hw["restart_needed_for"], json!([]));
+    rig.ring_now().await;
+    rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
+        .await;
+    // 10 % + 2 detents × the new 5 %.
+    turn(&rig, 2).await;
+    rig.mock
+        .wait_for_request(
+            |r| r.query_value("volume_percent") == Some("20"),
+            SECONDS(5),
+        )
+        .await
+        .expect("the knob did not use the new step");
+    // A short press now stops instead of snoozing.
+    press(&rig, 60).await;
+    rig.wait_for_state("idle", None, SECONDS(5)).await;
+    let history = rig.get("/api/history").await;
+    assert_eq!(history[0]["ended_by"], "button");
+    assert_eq!(history[0]["snoozes"], json!(0), "{history}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

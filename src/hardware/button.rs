@@ -44,6 +44,12 @@ impl ButtonClassifier {
         }
     }
 
+    /// A new long-press threshold (a live config change); a press in progress is measured
+    /// against it from now on.
+    pub fn set_long_press(&mut self, long_press: Duration) {
+        self.long_press = long_press;
+    }
+
     /// A raw edge: `pressed` is the logical state (the caller already applied pull-up
     /// inversion). Returns a Short press on a release before `long_press` (a release at or
     /// after it returns Long unless [`poll`](Self::poll) already did); edges within `debounce`

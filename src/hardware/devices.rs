@@ -1,7 +1,8 @@
 //! [`GpioHardware`]: the configured devices on a backend, as the [`Hardware`] the runner
-//! drives. It owns the device rules: active-low lines, the amplifier's settle and idle-off
-//! delays, the buzzer's beep pattern, the MAX9744 volume mapping; and it keeps a log of what
-//! it did for `/api/status` (tests assert on its order). A device that cannot be opened at
+//! drives. It owns the device rules: active-low lines, the buzzer's beep pattern, the MAX9744
+//! volume mapping; and it keeps a log of what it did for `/api/status` (tests assert on its
+//! order). It switches only when told: the amplifier's settle and idle-off delays are the
+//! runner's decisions (read from the live config), not timers here. A device that cannot be opened at
 //! start is listed in the status and skipped from then on: the alarm rings without it.
 
 use std::collections::VecDeque;
@@ -13,6 +14,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
+use super::restart::restart_needed_for;
 use super::{Backend, Hardware, max9744};
 use crate::config::{AmplifierPins, BuzzerPins, HardwareBackend, HardwareSettings};
 
@@ -21,7 +23,7 @@ const EVENTS_KEPT: usize = 50;
 const BEEP: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub struct HardwareEvent {
+pub struct HardwareLogEntry {
     pub at: DateTime<Utc>,
     /// E.g. `amplifier on`, `buzzer off`, `volume 40 % (register 25)`, `button 0 short`.
     pub event: String,
@@ -58,10 +60,14 @@ pub struct HardwareStatus {
     pub volume_percent: Option<u32>,
     /// Devices that could not be opened at start (the daemon runs without them).
     pub unavailable: Vec<UnavailableDevice>,
-    /// The pin assignments in the config differ from those in use.
+    /// Some hardware settings in the config differ from those in use and apply only at the
+    /// next start (`restart_needed_for` names them).
     pub restart_needed: bool,
+    /// Those settings, as dotted field names (`hardware.amplifier.pin`). The rest of the
+    /// hardware settings apply at once.
+    pub restart_needed_for: Vec<String>,
     /// Newest last.
-    pub events: Vec<HardwareEvent>,
+    pub events: Vec<HardwareLogEntry>,
 }
 
 #[derive(Default)]
@@ -69,9 +75,8 @@ struct State {
     amplifier_on: bool,
     buzzer_on: bool,
     volume_percent: Option<u32>,
-    events: VecDeque<HardwareEvent>,
+    events: VecDeque<HardwareLogEntry>,
     unavailable: Vec<UnavailableDevice>,
-    idle_off: Option<JoinHandle<()>>,
     beeping: Option<JoinHandle<()>>,
 }
 
@@ -189,6 +194,7 @@ impl GpioHardware {
     }
 
     pub fn status(&self, configured: &HardwareSettings) -> HardwareStatus {
+        let restart_fields = restart_needed_for(&self.settings, configured);
         let state = self.state.lock().expect("hardware lock");
         let amplifier = self.settings.amplifier.as_ref().map(|a| LineStatus {
             pin: a.pin,
@@ -208,7 +214,8 @@ impl GpioHardware {
             buzzer,
             volume_percent: state.volume_percent,
             unavailable: state.unavailable.clone(),
-            restart_needed: pins_differ(&self.settings, configured),
+            restart_needed: !restart_fields.is_empty(),
+            restart_needed_for: restart_fields,
             events: state.events.iter().cloned().collect(),
         }
     }
@@ -229,7 +236,7 @@ impl GpioHardware {
 
 fn note(state: &Mutex<State>, event: String) {
     let mut state = state.lock().expect("hardware lock");
-    state.events.push_back(HardwareEvent {
+    state.events.push_back(HardwareLogEntry {
         at: Utc::now(),
         event,
     });
@@ -238,72 +245,18 @@ fn note(state: &Mutex<State>, event: String) {
     }
 }
 
-/// A pin change needs a restart (the lines are opened once).
-fn pins_differ(open: &HardwareSettings, configured: &HardwareSettings) -> bool {
-    let pins = |s: &HardwareSettings| {
-        (
-            s.backend,
-            s.amplifier.as_ref().map(|a| (a.pin, a.active_low)),
-            s.encoder.as_ref().map(|e| (e.pin_a, e.pin_b, e.pin_switch)),
-            s.buttons
-                .iter()
-                .map(|b| (b.pin, b.pull))
-                .collect::<Vec<_>>(),
-            s.buzzer.as_ref().map(|b| (b.pin, b.active_low, b.tone_hz)),
-            s.i2c_volume.as_ref().map(|i| (i.bus, i.address)),
-        )
-    };
-    pins(open) != pins(configured)
-}
-
 impl Hardware for GpioHardware {
-    fn amplifier_on(&self) -> Duration {
+    fn amplifier_on(&self) -> bool {
         // Not opened: the sound plays without waiting for it (it may be wired always on).
-        let Some(amp) = self.amplifier() else {
-            return Duration::ZERO;
-        };
-        let was_on = {
-            let mut state = self.state.lock().expect("hardware lock");
-            if let Some(pending) = state.idle_off.take() {
-                pending.abort();
-            }
-            state.amplifier_on
-        };
-        if was_on {
-            return Duration::ZERO;
+        if self.amplifier().is_none() || self.state.lock().expect("hardware lock").amplifier_on {
+            return false;
         }
         self.set_amplifier(true);
-        Duration::from_millis(amp.settle_ms.into())
+        true
     }
 
     fn amplifier_off(&self) {
-        let Some(amp) = self.amplifier() else {
-            return;
-        };
-        let delay = Duration::from_secs(amp.idle_off_seconds.into());
-        if delay.is_zero() {
-            return self.set_amplifier(false);
-        }
-        let (backend, pin, level) = (self.backend.clone(), amp.pin, amp.active_low);
-        let state = self.state.clone();
-        let task = tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            if let Err(e) = backend.set_output(pin, level) {
-                tracing::error!("amplifier: {e}");
-            }
-            state.lock().expect("hardware lock").amplifier_on = false;
-            tracing::info!(pin, "amplifier off");
-            note(&state, "amplifier off".into());
-        });
-        if let Some(old) = self
-            .state
-            .lock()
-            .expect("hardware lock")
-            .idle_off
-            .replace(task)
-        {
-            old.abort();
-        }
+        self.set_amplifier(false);
     }
 
     fn has_buzzer(&self) -> bool {
@@ -383,12 +336,13 @@ impl Hardware for GpioHardware {
         true
     }
 
+    fn note(&self, event: String) {
+        GpioHardware::note(self, event);
+    }
+
     fn safe_state(&self) {
         {
             let mut state = self.state.lock().expect("hardware lock");
-            if let Some(task) = state.idle_off.take() {
-                task.abort();
-            }
             if let Some(task) = state.beeping.take() {
                 task.abort();
             }

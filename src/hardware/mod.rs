@@ -1,11 +1,12 @@
 //! GPIO hardware: amplifier power, buzzer and I2C volume as outputs the runner drives, and the
-//! buttons and rotary encoder as inputs that become runner commands.
+//! buttons and rotary encoder as inputs that emit decoded [`HardwareEvent`]s. This is a leaf:
+//! it never imports the runner; the runner decides what an event means.
 //!
 //! Layers, from the pins up: a [`Backend`] sets lines and reports edges (`rpi` through rppal,
 //! the only file that names it; `sim` everywhere else, keeping levels and an event log);
 //! [`GpioHardware`] turns the configured devices into the [`Hardware`] the runner uses
 //! (active-low lines, settle and idle-off delays, buzzer pattern, volume mapping);
-//! `controls` decodes input edges (quadrature, debounced short/long presses) into commands.
+//! `controls` decodes input edges (quadrature, debounced short/long presses) into events.
 //! Decoders are pure and table-tested.
 //!
 //! Every device is optional and may fail to open (a busy line, a missing I2C bus): the daemon
@@ -17,15 +18,17 @@ mod controls;
 mod devices;
 pub mod max9744;
 pub mod quadrature;
+mod restart;
 mod rpi;
 pub mod sim;
 
-pub use controls::spawn_controls;
-pub use devices::{GpioHardware, HardwareEvent, HardwareStatus, LineStatus, UnavailableDevice};
+pub use controls::{ButtonId, HardwareEvent, INPUT_QUEUE, LiveSettings, spawn_controls};
+pub use devices::{GpioHardware, HardwareLogEntry, HardwareStatus, LineStatus, UnavailableDevice};
+pub use restart::restart_needed_for;
 pub use sim::SimBackend;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -33,9 +36,9 @@ use crate::config::{HardwareBackend, Pull};
 
 /// What the runner drives. Calls are quick and never block on IO for long.
 pub trait Hardware: Send + Sync + 'static {
-    /// Amplifier on before audio; returns how long to wait before the audio starts.
-    fn amplifier_on(&self) -> Duration;
-    /// Amplifier off after the configured idle delay.
+    /// Amplifier on, now; true if it was off (the runner then waits its settle time).
+    fn amplifier_on(&self) -> bool;
+    /// Amplifier off, now (the runner owns the idle delay).
     fn amplifier_off(&self);
     /// Whether a buzzer is wired; `buzzer` is a no-op otherwise.
     fn has_buzzer(&self) -> bool;
@@ -54,6 +57,8 @@ pub trait Hardware: Send + Sync + 'static {
     }
     /// Everything to its safe level at once (shutdown).
     fn safe_state(&self) {}
+    /// Adds a line to the hardware log in the status (an input the runner handled).
+    fn note(&self, _event: String) {}
 }
 
 /// No GPIO devices (tests of other parts).
@@ -61,8 +66,8 @@ pub trait Hardware: Send + Sync + 'static {
 pub struct NoHardware;
 
 impl Hardware for NoHardware {
-    fn amplifier_on(&self) -> Duration {
-        Duration::ZERO
+    fn amplifier_on(&self) -> bool {
+        false
     }
     fn amplifier_off(&self) {}
     fn has_buzzer(&self) -> bool {

@@ -12,7 +12,9 @@
 //! | snoozed      | stop, snooze (already)                           | overlapped    |
 //! | sleep timer  | stop, volume                                     | ends it, rings|
 //!
-//! Every other (phase, command) pair is refused by [`RunnerCommand::refuse`].
+//! Every other (phase, command) pair is refused by [`RunnerCommand::refuse`]. Button presses
+//! and knob turns (decoded by `hardware`) become these same commands by the (phase, hardware
+//! event) table in `inputs.rs`, inside this loop, so a press cannot race a phase change.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,10 +22,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 
 use super::episode::Episode;
 use super::handle::{COMMAND_QUEUE, RunnerHandle};
+use super::inputs;
 use super::records::{EndedBy, History, HistoryEntry, Journal};
 use super::ring::{Ring, RingEvent};
 use super::self_test::SelfTest;
@@ -32,7 +35,7 @@ use super::speakers::{Speakers, WebSpeakers};
 use super::{RunnerCommand, RunnerError, RunnerState, RunnerStatus};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::hardware::Hardware;
+use crate::hardware::{Hardware, HardwareEvent, INPUT_QUEUE};
 use crate::player::TokenFile;
 use crate::scheduler::Firing;
 use crate::store::ConfigStore;
@@ -53,9 +56,9 @@ pub(super) enum Phase {
     SleepTimer(Box<Timer>),
 }
 
-/// The phase's name, for the (phase, command) table.
+/// The phase's name, for the (phase, command) and (phase, hardware event) tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Idle,
     SelfTest,
     Ringing,
@@ -92,11 +95,15 @@ impl Phase {
 pub(super) enum Event {
     Command(RunnerCommand),
     Firing(Firing),
+    /// A button or the knob (decoded by `hardware`; its meaning is decided here).
+    Input(HardwareEvent),
     Heartbeat,
     Ring(RingEvent),
     SnoozeOver,
     Timer(TimerEvent),
     SelfTestDone(Vec<String>),
+    /// The amplifier's idle delay ran out with no new sound.
+    AmplifierIdle,
 }
 
 /// Everything the phases use besides their own state.
@@ -109,6 +116,9 @@ pub(super) struct Context {
     history_view: watch::Sender<Vec<HistoryEntry>>,
     pub journal: Journal,
     history: History,
+    /// When the amplifier goes off, unless a sound starts first (the runner's own deadline:
+    /// only the runner switches outputs).
+    amplifier_off_at: Option<Instant>,
 }
 
 /// The actor: its inputs, its context and its phase.
@@ -116,6 +126,9 @@ pub struct Runner {
     cx: Context,
     commands: mpsc::Receiver<RunnerCommand>,
     firings: mpsc::Receiver<Firing>,
+    inputs: mpsc::Receiver<HardwareEvent>,
+    /// Kept so the input channel never looks closed (the daemon may run without inputs).
+    inputs_tx: mpsc::Sender<HardwareEvent>,
     phase: Phase,
 }
 
@@ -149,11 +162,15 @@ impl Runner {
             history_view,
             journal: Journal::open(state_dir)?,
             history,
+            amplifier_off_at: None,
         };
+        let (inputs_tx, inputs) = mpsc::channel(INPUT_QUEUE);
         let runner = Runner {
             cx,
             commands,
             firings,
+            inputs,
+            inputs_tx,
             phase: Phase::Idle,
         };
         let handle = RunnerHandle {
@@ -170,6 +187,11 @@ impl Runner {
         self
     }
 
+    /// Where the input device sends its decoded events (bounded).
+    pub fn hardware_events(&self) -> mpsc::Sender<HardwareEvent> {
+        self.inputs_tx.clone()
+    }
+
     pub fn spawn(self) -> JoinHandle<()> {
         tokio::spawn(self.run())
     }
@@ -183,6 +205,7 @@ impl Runner {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
+            let amplifier_off_at = self.cx.amplifier_off_at;
             let event = tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => Event::Command(command),
@@ -192,8 +215,11 @@ impl Runner {
                     Some(firing) => Event::Firing(firing),
                     None => break,
                 },
+                Some(input) = self.inputs.recv() => Event::Input(input),
                 event = self.phase.next_event() => event,
                 _ = heartbeat.tick(), if self.phase.kind() != Kind::Idle => Event::Heartbeat,
+                _ = sleep_until(amplifier_off_at.unwrap_or_else(Instant::now)),
+                    if amplifier_off_at.is_some() => Event::AmplifierIdle,
             };
             self.handle(event).await;
         }
@@ -208,7 +234,12 @@ impl Runner {
         match event {
             Event::Command(command) => self.on_command(command).await,
             Event::Firing(firing) => self.on_firing(firing).await,
+            Event::Input(input) => self.on_input(input).await,
             Event::Heartbeat => self.on_heartbeat(),
+            Event::AmplifierIdle => {
+                self.cx.amplifier_off_at = None;
+                self.cx.hardware.amplifier_off();
+            }
             Event::Ring(event) => {
                 if let Phase::Ringing(ring) = &mut self.phase
                     && let Some(end) = ring.on_event(&mut self.cx, event).await
@@ -232,6 +263,7 @@ impl Runner {
             }
             Event::SelfTestDone(steps) => {
                 if let Phase::SelfTest(test) = self.take_phase() {
+                    self.cx.amplifier_idle();
                     test.answer(Ok(steps));
                 }
             }
@@ -257,10 +289,11 @@ impl Runner {
             }
             (Kind::Idle, RunnerCommand::SleepTimer { request, reply }) => {
                 let _ = reply.send(Ok(()));
-                self.phase = Phase::SleepTimer(Box::new(Timer::start(&self.cx, request)));
+                self.phase = Phase::SleepTimer(Box::new(Timer::start(&mut self.cx, request)));
             }
             (Kind::Idle, RunnerCommand::HardwareTest { reply }) => {
-                let (test, steps) = SelfTest::start(self.cx.hardware.clone());
+                let settle = self.cx.amplifier_on();
+                let (test, steps) = SelfTest::start(self.cx.hardware.clone(), settle);
                 let _ = reply.send(Ok(steps));
                 self.phase = Phase::SelfTest(test);
                 self.cx.beat();
@@ -282,7 +315,7 @@ impl Runner {
                 let _ = reply.send(Ok(()));
                 if let Phase::Snoozed { episode, .. } = self.take_phase() {
                     // In case it stayed on through the snooze.
-                    self.cx.hardware.amplifier_off();
+                    self.cx.amplifier_idle();
                     self.cx.finish(*episode, by.ended_by());
                 }
             }
@@ -316,6 +349,7 @@ impl Runner {
             Phase::SelfTest(test) => {
                 tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the self-test ends");
                 test.abort(&*self.cx.hardware);
+                self.cx.amplifier_idle();
             }
             Phase::SleepTimer(timer) => {
                 tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the sleep timer ends");
@@ -336,6 +370,28 @@ impl Runner {
         }
         let episode = Episode::new(firing.alarm, Some(firing.occurrence), self.cx.clock.now());
         self.ring(episode);
+    }
+
+    /// The (phase, hardware event) table (`inputs.rs`): a press becomes the command its
+    /// action means in this phase, answered by the same handler as the API's; the knob
+    /// changes the volume of what plays. Logged in the hardware status once handled.
+    async fn on_input(&mut self, input: HardwareEvent) {
+        let config = self.cx.store.snapshot();
+        let kind = self.phase.kind();
+        let (note, command) = inputs::command_for(kind, &config.config.hardware, input);
+        match command {
+            Some((command, answer)) => {
+                let name = command.name();
+                self.on_command(command).await;
+                match answer.result() {
+                    Ok(Some(volume)) => tracing::info!(volume, "volume set with the knob"),
+                    Ok(None) => tracing::info!("{note}: {name}"),
+                    Err(e) => tracing::info!("{note}: {name}: {e}"),
+                }
+            }
+            None => tracing::debug!(phase = ?kind, "{note}: nothing to do"),
+        }
+        self.cx.hardware.note(note);
     }
 
     fn on_heartbeat(&mut self) {
@@ -360,12 +416,12 @@ impl Runner {
             return;
         };
         let snoozing = matches!(end, PhaseEnd::Snooze(_));
-        let mut episode = ring.release(&self.cx, snoozing).await;
+        let mut episode = ring.release(&mut self.cx, snoozing).await;
         match end {
             PhaseEnd::Stop(by) => self.cx.finish(episode, by),
             PhaseEnd::Snooze(by) if episode.snoozes_used >= episode.alarm.ring.max_snoozes => {
                 tracing::info!(alarm = %episode.alarm.id, "snooze limit reached: stopping");
-                self.cx.hardware.amplifier_off();
+                self.cx.amplifier_idle();
                 self.cx.finish(episode, by);
             }
             PhaseEnd::Snooze(_) => {
@@ -451,6 +507,32 @@ impl Context {
     pub fn beat(&self) {
         let now = self.clock.now();
         self.status.send_modify(|s| s.heartbeat = Some(now));
+    }
+
+    /// The amplifier on before a sound; a pending idle-off is cancelled. Returns how long to
+    /// wait before the sound: `settle_ms` from the config in force now, if it was off.
+    pub fn amplifier_on(&mut self) -> Duration {
+        self.amplifier_off_at = None;
+        if !self.hardware.amplifier_on() {
+            return Duration::ZERO;
+        }
+        let config = self.store.snapshot();
+        let settle = config.config.hardware.amplifier.as_ref();
+        Duration::from_millis(settle.map_or(0, |a| a.settle_ms).into())
+    }
+
+    /// The sound stopped: the amplifier goes off after `idle_off_seconds` (read now), unless a
+    /// new sound starts first.
+    pub fn amplifier_idle(&mut self) {
+        let config = self.store.snapshot();
+        let amplifier = config.config.hardware.amplifier.as_ref();
+        let idle = Duration::from_secs(amplifier.map_or(0, |a| a.idle_off_seconds).into());
+        if idle.is_zero() {
+            self.amplifier_off_at = None;
+            self.hardware.amplifier_off();
+        } else {
+            self.amplifier_off_at = Some(Instant::now() + idle);
+        }
     }
 
     /// A firing while another alarm rings or snoozes: not rung, but on record.

@@ -1,6 +1,7 @@
 //! The runner: the one component that rings. It owns the Spotify player, the fallback sound
-//! and the hardware outputs; everyone else sends it commands through a [`RunnerHandle`]
-//! (bounded channel) and reads its published [`RunnerStatus`] (`watch`).
+//! and the hardware outputs (including the amplifier's idle-off deadline), and decides what a
+//! button press or a knob turn means (`inputs.rs`); everyone else sends it commands through a
+//! [`RunnerHandle`] (bounded channel) and reads its published [`RunnerStatus`] (`watch`).
 //!
 //! One actor, one state enum, one loop (`machine.rs`): the runner is always in one [`Phase`]
 //! (idle, self-test, ringing, snoozed, sleep timer) and every command and firing is answered
@@ -14,6 +15,7 @@
 mod episode;
 mod fade;
 mod handle;
+mod inputs;
 mod machine;
 mod records;
 mod ring;

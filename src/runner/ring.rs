@@ -117,7 +117,7 @@ impl Ring {
                 .set_volume(fade.volume_at(episode.fade_elapsed()));
         }
         let now = Instant::now();
-        let settle_until = now + cx.hardware.amplifier_on();
+        let settle_until = now + cx.amplifier_on();
         let deadline = Duration::from_secs(config.spotify.start_deadline_seconds.into());
         Ring {
             last_volume: Some(fade.volume_at(episode.fade_elapsed())),
@@ -399,7 +399,7 @@ impl Ring {
 
     /// Releases everything this phase started, in order: sound off, then the amplifier (kept
     /// on through a snooze if configured). Returns the episode with its fade progress.
-    pub async fn release(mut self, cx: &Context, snoozing: bool) -> Episode {
+    pub async fn release(mut self, cx: &mut Context, snoozing: bool) -> Episode {
         let tasks = [
             self.start_task.take().map(|t| t.abort_handle()),
             self.volume_task.take().map(|t| t.abort_handle()),
@@ -423,7 +423,7 @@ impl Ring {
                 .as_ref()
                 .is_some_and(|a| !a.off_during_snooze);
         if !keep_on {
-            cx.hardware.amplifier_off();
+            cx.amplifier_idle();
         }
         self.episode
     }

@@ -1,6 +1,7 @@
 //! The hardware self-test (`POST /api/hardware/test`): amplifier on, its settle time, a buzzer
-//! beep, amplifier off. It runs as a task so the runner keeps answering (the settle time alone
-//! may be 5 s); a firing ends it at once and rings.
+//! beep, amplifier off. The wait and the beep run as a task so the runner keeps answering (the
+//! settle time alone may be 5 s); the amplifier is switched by the runner around it, like for
+//! any sound. A firing ends it at once and rings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +23,11 @@ pub(super) struct SelfTest {
 
 impl SelfTest {
     /// Starts the test; the answer carries its steps when it is done.
-    pub fn start(hardware: Arc<dyn Hardware>) -> (SelfTest, SelfTestAnswer) {
+    /// The runner switched the amplifier on; `settle` is how long to wait before the beep.
+    pub fn start(hardware: Arc<dyn Hardware>, settle: Duration) -> (SelfTest, SelfTestAnswer) {
         let (reply, answer) = oneshot::channel();
         let task = tokio::spawn(async move {
             let mut steps = Vec::new();
-            let settle = hardware.amplifier_on();
             steps.push(format!("amplifier on (settle {} ms)", settle.as_millis()));
             tokio::time::sleep(settle).await;
             if hardware.has_buzzer() {
@@ -37,7 +38,7 @@ impl SelfTest {
             } else {
                 steps.push(hardware.why_no_buzzer());
             }
-            hardware.amplifier_off();
+            // The runner releases the amplifier when it reads these steps.
             steps.push("amplifier off (after its idle delay)".into());
             steps
         });
@@ -59,13 +60,13 @@ impl SelfTest {
         let _ = self.reply.send(result);
     }
 
-    /// Ends the test now (an alarm fires): outputs back to rest, the caller told why.
+    /// Ends the test now (an alarm fires): the buzzer off (the runner releases the amplifier),
+    /// the caller told why.
     pub fn abort(mut self, hardware: &dyn Hardware) {
         if let Some(task) = self.task.take() {
             task.abort();
         }
         hardware.buzzer(false);
-        hardware.amplifier_off();
         self.answer(Err(RunnerError::Busy));
     }
 }

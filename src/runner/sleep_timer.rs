@@ -79,7 +79,7 @@ pub(super) struct Timer {
 }
 
 impl Timer {
-    pub fn start(cx: &Context, request: SleepTimerRequest) -> Timer {
+    pub fn start(cx: &mut Context, request: SleepTimerRequest) -> Timer {
         let snapshot = cx.store.snapshot();
         let config = &snapshot.config;
         let volume = request
@@ -97,7 +97,7 @@ impl Timer {
         };
         cx.publish(timer_state);
         tracing::info!(%until, volume, "sleep timer");
-        let settle_until = Instant::now() + cx.hardware.amplifier_on();
+        let settle_until = Instant::now() + cx.amplifier_on();
         let never = settle_until + total;
         Timer {
             started_at,
@@ -236,7 +236,7 @@ impl Timer {
         for device in sent {
             pause_quietly(self.spotify.as_deref(), &device).await;
         }
-        cx.hardware.amplifier_off();
+        cx.amplifier_idle();
         let (ended_by, reason) = match end {
             TimerEnd::Stopped(by) => (by, None),
             TimerEnd::Expired => (EndedBy::Timer, None),

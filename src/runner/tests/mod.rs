@@ -3,7 +3,9 @@
 //! a clock whose wall time follows tokio's, and no hardware. A one-minute snooze takes
 //! milliseconds. Waiting is on the published status (`watch`), never on a sleep.
 
+mod amplifier;
 mod episodes;
+mod inputs;
 mod table;
 
 use std::collections::BTreeSet;
@@ -19,7 +21,7 @@ use super::speakers::{BoxFuture, Sounding, Speakers, Spotify};
 use super::{HistoryEntry, Runner, RunnerHandle, RunnerState, RunnerStatus};
 use crate::clock::{Clock, SleepFuture};
 use crate::config::{Alarm, FallbackSettings, SpotifySettings};
-use crate::hardware::{Hardware, NoHardware};
+use crate::hardware::{Hardware, HardwareEvent, NoHardware};
 use crate::player::start::{PlayPlan, SharedReport};
 use crate::player::{Device, Playback, SpotifyError};
 use crate::scheduler::Firing;
@@ -247,6 +249,8 @@ pub struct Rig {
     pub runner: RunnerHandle,
     pub status: tokio::sync::watch::Receiver<RunnerStatus>,
     pub firings: mpsc::Sender<Firing>,
+    /// Decoded button presses and knob turns, as the input device sends them.
+    pub inputs: mpsc::Sender<HardwareEvent>,
     pub fake: Fake,
     /// Kept for the runner's files.
     _dir: tempfile::TempDir,
@@ -286,11 +290,13 @@ impl Rig {
         let (firings, firings_rx) = mpsc::channel(4);
         let (runner, handle) =
             Runner::new(store, clock.clone(), hardware, dir.path(), firings_rx).unwrap();
+        let inputs = runner.hardware_events();
         runner.with_speakers(Arc::new(fake.clone())).spawn();
         Rig {
             status: handle.subscribe(),
             runner: handle,
             firings,
+            inputs,
             fake,
             _dir: dir,
             clock,

@@ -2,7 +2,6 @@
 //! handler for that pair, and at once (the self-test's settle time does not hold it up).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -14,8 +13,8 @@ use crate::runner::{Actor, RunnerCommand, RunnerError, SleepTimerRequest, Volume
 struct SlowAmplifier;
 
 impl Hardware for SlowAmplifier {
-    fn amplifier_on(&self) -> Duration {
-        Duration::from_secs(5)
+    fn amplifier_on(&self) -> bool {
+        true
     }
     fn amplifier_off(&self) {}
     fn has_buzzer(&self) -> bool {
@@ -88,9 +87,14 @@ async fn answer(rig: &Rig, command: &str) -> &'static str {
     }
 }
 
+/// The config's settle time is the longest allowed.
+fn slow_amplifier(config: &mut serde_json::Value) {
+    config["hardware"] = serde_json::json!({"amplifier": {"pin": 17, "settle_ms": 5000}});
+}
+
 /// A fresh runner in `phase`.
 async fn rig_in(phase: &str) -> Rig {
-    let mut rig = Rig::start_on(Arc::new(SlowAmplifier), |_| {}, |_| {}).await;
+    let mut rig = Rig::start_on(Arc::new(SlowAmplifier), slow_amplifier, |_| {}).await;
     match phase {
         "idle" => {}
         "self-test" => assert_eq!(answer(&rig, "self-test").await, "ok"),
@@ -173,7 +177,7 @@ async fn an_unknown_alarm_is_named_and_nothing_rings() {
 
 #[tokio::test(start_paused = true)]
 async fn the_self_test_reports_its_steps_and_a_firing_ends_it_and_rings() {
-    let mut rig = Rig::start_on(Arc::new(SlowAmplifier), |_| {}, |_| {}).await;
+    let mut rig = Rig::start_on(Arc::new(SlowAmplifier), slow_amplifier, |_| {}).await;
     let steps = rig.runner.hardware_test().await.unwrap();
     assert_eq!(
         steps,
