@@ -140,7 +140,11 @@ async fn a_sigkill_mid_ring_resumes_ringing_after_the_restart_and_a_stop_clears_
     rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
         .await;
     let journal = rig.dir.path().join("ring-episode.json");
-    assert!(journal.exists());
+    let deadline = std::time::Instant::now() + SECONDS(5);
+    while !journal.exists() {
+        assert!(std::time::Instant::now() < deadline, "no ring journal");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let plays = rig.mock.requests_to(Endpoint::Play).len();
     // The receiver stops when nobody drives it (like a crash of the whole Pi).
     rig.mock.stop_playback();
@@ -154,7 +158,18 @@ async fn a_sigkill_mid_ring_resumes_ringing_after_the_restart_and_a_stop_clears_
 
     assert_eq!(rig.post("/api/ring/stop").await.status(), 204);
     rig.wait_for_state("idle", None, SECONDS(5)).await;
-    assert!(!journal.exists(), "a clean stop left the journal");
+    // The records follow the state on their writer tasks, within milliseconds.
+    let history = rig.history();
+    let deadline = std::time::Instant::now() + SECONDS(5);
+    while journal.exists()
+        || !std::fs::read_to_string(&history).is_ok_and(|h| h.contains("\"api\""))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a clean stop left the journal, or its history entry is not on disk"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     // And a restart now rings nothing.
     rig.crash_and_restart();
     let status = rig.get("/api/ring").await;
