@@ -4,8 +4,7 @@
 
 use serde_json::{Value, json};
 
-#[path = "support/daemon.rs"]
-mod daemon;
+use crate::daemon;
 use daemon::Daemon;
 
 fn issue_document() -> Vec<u8> {

@@ -1,15 +1,12 @@
 //! The ring sequence through the real daemon, against the in-process Spotify mock: the whole
 //! chain once (the order of Spotify calls, a fade step, stop), the volume API, resuming after a
-//! SIGKILL mid-ring, the CLI and the sleep timer's API. Faults are in `tests/ring_faults.rs`.
+//! SIGKILL mid-ring, the CLI and the sleep timer's API. Faults are in `faults.rs`.
 //! Everything that waits for time to pass (the fade's pace, snooze and re-ring, auto-stop, the
 //! sleep timer's fade-out) runs in paused time in `src/runner/tests/`.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-#[path = "support/ring.rs"]
-mod ring;
-#[path = "support/spotify_mock/mod.rs"]
-mod spotify_mock;
+use crate::daemon;
+use crate::ring;
+use crate::spotify_mock;
 
 use std::time::Duration;
 

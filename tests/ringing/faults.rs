@@ -1,15 +1,11 @@
 //! The ring sequence of the real daemon against the Spotify mock, once for every fault the
 //! product must survive (`shared/spotify/README.md`): the alarm is audible within the start
 //! deadline, on Spotify or on the local sound; the status and the history say which and why;
-//! and the fallback never rings while Spotify plays. The happy path is in `tests/ring.rs`.
+//! and the fallback never rings while Spotify plays. The happy path is in `chain.rs`.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-#[path = "support/ring.rs"]
-mod ring;
-#[path = "support/spotify_mock/mod.rs"]
-mod spotify_mock;
-#[path = "ring_faults/start_order.rs"]
+use crate::daemon;
+use crate::ring;
+use crate::spotify_mock;
 mod start_order;
 
 use std::os::unix::fs::PermissionsExt;

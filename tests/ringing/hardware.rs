@@ -3,12 +3,8 @@
 //! the self-test, and what happens when the Pi backend is asked for off a Pi. Buttons and the
 //! knob are operated through the development endpoints (`--dev-sim-control`).
 
-#[path = "support/daemon.rs"]
-mod daemon;
-#[path = "support/ring.rs"]
-mod ring;
-#[path = "support/spotify_mock/mod.rs"]
-mod spotify_mock;
+use crate::ring;
+use crate::spotify_mock;
 
 use std::time::{Duration, SystemTime};
 

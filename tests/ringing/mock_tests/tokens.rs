@@ -4,8 +4,8 @@
 use reqwest::Method;
 use serde_json::json;
 
+use super::{call, call_with, error_of, mock_with_pi, refresh, token};
 use crate::spotify_mock::{Endpoint, Fault, SpotifyMock};
-use crate::{call, call_with, error_of, mock_with_pi, refresh, token};
 
 #[tokio::test]
 async fn refresh_rotates_both_tokens_and_the_old_refresh_token_dies() {

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
+use super::{PI, call, error_of, mock_with_pi, play_playlist};
 use crate::spotify_mock::{Endpoint, Fault};
-use crate::{PI, call, error_of, mock_with_pi, play_playlist};
 
 #[tokio::test]
 async fn injected_faults_are_used_once_each_in_order_per_endpoint() {

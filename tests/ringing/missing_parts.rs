@@ -3,12 +3,9 @@
 //! (simulated with `REVEILLE_SIM_FAIL_OPEN`). In each case the daemon starts, `/api/status`
 //! says what is missing and why, and the alarm still reaches the next path that can sound.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-#[path = "support/ring.rs"]
-mod ring;
-#[path = "support/spotify_mock/mod.rs"]
-mod spotify_mock;
+use crate::daemon;
+use crate::ring;
+use crate::spotify_mock;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -3,13 +3,9 @@
 //! `spotify_mock/faults.rs` and `spotify_mock/tokens.rs` cover injected faults and the token
 //! flows, and `spotify_mock/validator.rs` shows the validator rejecting bad exchanges.
 
-#[path = "spotify_mock/faults.rs"]
 mod faults;
-#[path = "support/spotify_mock/mod.rs"]
-mod spotify_mock;
-#[path = "spotify_mock/tokens.rs"]
+use crate::spotify_mock;
 mod tokens;
-#[path = "spotify_mock/validator.rs"]
 mod validator;
 
 use std::time::Duration;
