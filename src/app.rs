@@ -404,7 +404,7 @@ impl Application {
             store,
             schedule,
             ringer,
-            devices.clone(),
+            devices.as_ref().map(GpioHardware::view),
             sim_control,
             access,
         );

@@ -80,6 +80,18 @@ struct State {
     beeping: Option<JoinHandle<()>>,
 }
 
+/// What HTTP may hold of the hardware: its status, nothing that switches a line. Only the
+/// runner drives outputs (through `Hardware`); the status endpoint reads this.
+#[derive(Clone)]
+pub struct HardwareView(Arc<GpioHardware>);
+
+impl HardwareView {
+    /// The status against the current hardware settings (for what needs a restart).
+    pub fn status(&self, configured: &HardwareSettings) -> HardwareStatus {
+        self.0.status(configured)
+    }
+}
+
 pub struct GpioHardware {
     backend: Arc<dyn Backend>,
     /// The settings the lines were opened with.
@@ -185,6 +197,11 @@ impl GpioHardware {
             .filter(|_| self.broken.buzzer.is_none())
     }
 
+    /// The read-only view HTTP gets.
+    pub fn view(self: &Arc<Self>) -> HardwareView {
+        HardwareView(self.clone())
+    }
+
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
@@ -193,7 +210,7 @@ impl GpioHardware {
         note(&self.state, event.into());
     }
 
-    pub fn status(&self, configured: &HardwareSettings) -> HardwareStatus {
+    fn status(&self, configured: &HardwareSettings) -> HardwareStatus {
         let restart_fields = restart_needed_for(&self.settings, configured);
         let state = self.state.lock().expect("hardware lock");
         let amplifier = self.settings.amplifier.as_ref().map(|a| LineStatus {

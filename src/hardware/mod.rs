@@ -23,7 +23,9 @@ mod rpi;
 pub mod sim;
 
 pub use controls::{ButtonId, HardwareEvent, INPUT_QUEUE, LiveSettings, spawn_controls};
-pub use devices::{GpioHardware, HardwareLogEntry, HardwareStatus, LineStatus, UnavailableDevice};
+pub use devices::{
+    GpioHardware, HardwareLogEntry, HardwareStatus, HardwareView, LineStatus, UnavailableDevice,
+};
 pub use restart::restart_needed_for;
 pub use sim::SimBackend;
 

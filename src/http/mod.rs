@@ -41,7 +41,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::{Config, FieldError, owner_only_change};
-use crate::hardware::{GpioHardware, SimBackend};
+use crate::hardware::{HardwareView, SimBackend};
 use crate::runner::RunnerHandle;
 use crate::scheduler::SchedulerHandle;
 use crate::store::{ConfigStore, Snapshot, TxError};
@@ -56,7 +56,8 @@ pub struct AppState {
     pub scheduler: SchedulerHandle,
     pub runner: RunnerHandle,
     /// `None` in tests of other parts.
-    pub hardware: Option<Arc<GpioHardware>>,
+    /// The hardware's status only: HTTP never switches a line (only the runner does).
+    pub hardware: Option<HardwareView>,
     /// The password, sessions and the CLI token (`guard`).
     pub access: Arc<Access>,
     started: Instant,
@@ -132,7 +133,7 @@ pub fn router(
     store: ConfigStore,
     scheduler: SchedulerHandle,
     runner: RunnerHandle,
-    hardware: Option<Arc<GpioHardware>>,
+    hardware: Option<HardwareView>,
     sim_control: Option<Arc<SimBackend>>,
     access: Access,
 ) -> Router {
