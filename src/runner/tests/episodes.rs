@@ -1,6 +1,6 @@
 //! Whole episodes in paused time: the fade, snooze and re-ring, the snooze limit, auto-stop,
 //! the sleep timer, overlapping firings, the fallbacks and resuming from the journal. These
-//! replace the real-time waits of `tests/ringing/chain.rs` (a minute each).
+//! replace the real-time waits (a minute each) the real-binary ring tests once had.
 
 use std::time::Duration;
 
