@@ -18,6 +18,7 @@ mod listener;
 mod revisions;
 mod ring;
 mod session;
+mod spotify;
 mod status;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -75,6 +76,7 @@ pub struct AppState {
         (name = "hardware", description = "GPIO devices"),
         (name = "status", description = "Health and status"),
         (name = "session", description = "Log in and out when the owner set a password"),
+        (name = "spotify", description = "Link and unlink the Spotify account"),
     )
 )]
 struct ApiDoc;
@@ -115,6 +117,12 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             session::log_in,
             session::log_out
         ))
+        .routes(routes!(
+            spotify::link_status,
+            spotify::start_link,
+            spotify::unlink
+        ))
+        .routes(routes!(spotify::complete_link))
         .split_for_parts();
     let mut api = api;
     guard::describe_refusals(&mut api);

@@ -6,6 +6,7 @@
 
 mod error;
 pub mod fallback;
+pub mod link;
 mod spotify;
 pub mod start;
 mod tokens;

@@ -366,7 +366,7 @@ async fn refresh_detached(
         // Not rotated: the old one stays valid.
         stored.refresh_token = old_refresh;
     }
-    if let Err(e) = tokens.save(&stored).await {
+    if let Err(e) = tokens.save_refreshed(&mut stored).await {
         // The old refresh token is spent: keep the new one in memory at least, so alarms go
         // on working until the next restart.
         tracing::error!(path = %tokens.path().display(), "cannot save the refreshed Spotify token (the account must be linked again after a restart): {e}");
@@ -380,7 +380,7 @@ async fn refresh_detached(
     Ok(())
 }
 
-fn base_url(env: &str, configured: Option<&str>, default: &str) -> String {
+pub(super) fn base_url(env: &str, configured: Option<&str>, default: &str) -> String {
     std::env::var(env)
         .ok()
         .filter(|v| !v.is_empty())

@@ -23,6 +23,16 @@ pub struct StoredToken {
     pub expires_at: DateTime<Utc>,
     #[serde(default)]
     pub scope: String,
+    /// When the user linked the account (the login, not the last refresh): the refresh token
+    /// expires six months later whatever the refreshes do. `None` for a file written by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorised_at: Option<DateTime<Utc>>,
+    /// The account as `GET /me` described it at linking time, for the settings page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `premium`, `free`, ... (Spotify's `product`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
 }
 
 impl fmt::Debug for StoredToken {
@@ -34,6 +44,7 @@ impl fmt::Debug for StoredToken {
                 &self.refresh_token.as_ref().map(|_| "<hidden>"),
             )
             .field("expires_at", &self.expires_at)
+            .field("authorised_at", &self.authorised_at)
             .finish()
     }
 }
@@ -50,6 +61,9 @@ impl StoredToken {
             refresh_token: token.refresh_token,
             expires_at,
             scope: scopes.join(" "),
+            authorised_at: None,
+            display_name: None,
+            product: None,
         }
     }
 
@@ -90,6 +104,24 @@ impl TokenFile {
     pub async fn save(&self, token: &StoredToken) -> io::Result<()> {
         self.file.save(token).await
     }
+
+    /// Saves refreshed tokens, keeping what the file says about the login itself (when it
+    /// was authorised, the account): a refresh does not move the six-month expiry.
+    pub async fn save_refreshed(&self, token: &mut StoredToken) -> io::Result<()> {
+        if let Ok(Some(previous)) = self.load() {
+            token.authorised_at = token.authorised_at.or(previous.authorised_at);
+            token.display_name = token.display_name.take().or(previous.display_name);
+            token.product = token.product.take().or(previous.product);
+        }
+        self.save(token).await
+    }
+
+    /// Unlinks the account. `Ok(false)` when none was linked.
+    pub async fn remove(&self) -> io::Result<bool> {
+        let existed = self.file.path().exists();
+        self.file.remove().await?;
+        Ok(existed)
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +139,9 @@ mod tests {
             refresh_token: Some("secret-refresh".into()),
             expires_at: "2026-11-24T06:00:00Z".parse().unwrap(),
             scope: "user-modify-playback-state user-read-playback-state".into(),
+            authorised_at: None,
+            display_name: None,
+            product: None,
         };
         file.save(&token).await.unwrap();
         assert_eq!(file.load().unwrap(), Some(token.clone()));
@@ -116,5 +151,18 @@ mod tests {
         assert!(!printed.contains("secret"), "{printed}");
         // The round trip through rspotify's type keeps everything.
         assert_eq!(StoredToken::from_rspotify(token.to_rspotify()), token);
+
+        // A refresh keeps the date of the login and the account.
+        let linked = StoredToken {
+            authorised_at: Some("2026-11-01T08:00:00Z".parse().unwrap()),
+            display_name: Some("Ada".into()),
+            ..token.clone()
+        };
+        file.save(&linked).await.unwrap();
+        let mut refreshed = StoredToken::from_rspotify(token.to_rspotify());
+        file.save_refreshed(&mut refreshed).await.unwrap();
+        assert_eq!(file.load().unwrap(), Some(linked));
+        assert!(file.remove().await.unwrap());
+        assert!(!file.remove().await.unwrap());
     }
 }

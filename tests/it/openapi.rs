@@ -35,6 +35,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/session"),
     ("post", "/api/session"),
     ("delete", "/api/session"),
+    ("get", "/api/spotify/link"),
+    ("post", "/api/spotify/link"),
+    ("delete", "/api/spotify/link"),
+    ("post", "/api/spotify/link/complete"),
 ];
 
 #[tokio::test]
