@@ -12,6 +12,7 @@ mod config_api;
 mod external_edits;
 mod far_future;
 mod helpers;
+mod link;
 mod openapi;
 mod revisions;
 mod ringing;

@@ -72,6 +72,13 @@ struct Tokens {
     /// When set, only this authorization code is accepted.
     expected_code: Option<String>,
     used_codes: HashSet<String>,
+    /// Codes issued by [`SpotifyMock::authorize`], with what their exchange must match.
+    grants: HashMap<String, accounts::Grant>,
+    /// When set, `authorize` and the exchange accept only this client ID.
+    client_id: Option<String>,
+    /// The account `GET /me` describes.
+    display_name: String,
+    product: String,
 }
 
 impl State {
@@ -84,6 +91,10 @@ impl State {
             issued_access: HashSet::new(),
             expected_code: None,
             used_codes: HashSet::new(),
+            grants: HashMap::new(),
+            client_id: None,
+            display_name: "Mock Listener".into(),
+            product: "premium".into(),
         };
         tokens.rotate();
         State {
@@ -271,6 +282,33 @@ impl SpotifyMock {
     /// code is); each code works once.
     pub fn set_authorization_code(&self, code: &str) {
         self.shared.lock().tokens.expected_code = Some(code.to_owned());
+    }
+
+    /// What Spotify's authorise page does when the user allows access: checks the link the
+    /// daemon made (client ID, `response_type`, S256 challenge, loopback redirect URI) and
+    /// returns the address the browser would end on, with a fresh code and the `state`.
+    pub fn authorize(&self, authorize_url: &str) -> Result<String, String> {
+        accounts::authorize(&mut self.shared.lock().tokens, authorize_url)
+    }
+
+    /// Only `client_id` is known to the mock's accounts service.
+    pub fn register_client(&self, client_id: &str) {
+        self.shared.lock().tokens.client_id = Some(client_id.to_owned());
+    }
+
+    /// Codes issued so far stop working, as Spotify's do after a few minutes.
+    pub fn expire_codes(&self) {
+        let mut state = self.shared.lock();
+        for grant in state.tokens.grants.values_mut() {
+            grant.expired = true;
+        }
+    }
+
+    /// The account `GET /me` answers with (default "Mock Listener", premium).
+    pub fn set_account(&self, display_name: &str, product: &str) {
+        let mut state = self.shared.lock();
+        state.tokens.display_name = display_name.to_owned();
+        state.tokens.product = product.to_owned();
     }
 
     /// One line per recorded exchange that does not match the OpenAPI description.

@@ -98,6 +98,7 @@ fn endpoint_for(method: &Method, path: &str) -> Result<Endpoint, StatusCode> {
         ("PUT", "/v1/me/player/volume") => Endpoint::Volume,
         ("PUT", "/v1/me/player/shuffle") => Endpoint::Shuffle,
         ("POST", "/api/token") => Endpoint::Token,
+        ("GET", "/v1/me") => Endpoint::Me,
         (
             _,
             "/v1/me/player/devices"
@@ -106,7 +107,8 @@ fn endpoint_for(method: &Method, path: &str) -> Result<Endpoint, StatusCode> {
             | "/v1/me/player/pause"
             | "/v1/me/player/volume"
             | "/v1/me/player/shuffle"
-            | "/api/token",
+            | "/api/token"
+            | "/v1/me",
         ) => return Err(StatusCode::METHOD_NOT_ALLOWED),
         _ => return Err(StatusCode::NOT_FOUND),
     };
@@ -226,6 +228,7 @@ fn respond(
     }
     let reply = match endpoint {
         Endpoint::Token => accounts::token(state, authorization, incoming),
+        Endpoint::Me => accounts::me(state),
         _ => match incoming.body {
             Body::Malformed => Reply::api_error(400, "Malformed json", None),
             _ => player::respond(state, endpoint, incoming),

@@ -65,6 +65,8 @@ pub enum Endpoint {
     Volume,
     Shuffle,
     Token,
+    /// `GET /v1/me`, the account (linking reads its name and plan).
+    Me,
 }
 
 /// A misbehaviour for one request (or every request, with `inject_forever`).
