@@ -1,6 +1,7 @@
 //! The command line: `reveille run` (the daemon), `reveille check-config` (for people who
 //! edit the file by hand), `reveille password` (the owner's password, on the Pi), and
-//! `reveille stop|snooze` (talk to the running daemon's API).
+//! `reveille stop|snooze` and `reveille spotify login|unlink` (talk to the running daemon's
+//! API).
 //! Errors end in a one-line message and a non-zero exit code.
 
 use std::io::IsTerminal;
@@ -69,12 +70,32 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Link the Spotify account (prints the link to open, reads back the address the browser
+    /// ended on), or unlink it.
+    Spotify {
+        #[command(subcommand)]
+        action: SpotifyAction,
+        /// The running daemon's API.
+        #[arg(long, env = "REVEILLE_URL", default_value = DEFAULT_URL, global = true)]
+        url: String,
+        /// As for `stop`.
+        #[arg(long, env = "REVEILLE_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
     /// Check a config file and say what is wrong with it, if anything.
     CheckConfig {
         /// The file to check [default: as for `run`]
         #[arg(env = "REVEILLE_CONFIG")]
         path: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum SpotifyAction {
+    /// Print the authorise link, then read the address the browser ended on from stdin.
+    Login,
+    /// Delete the Spotify tokens from the Pi.
+    Unlink,
 }
 
 /// The daemon's API on this machine.
@@ -85,6 +106,11 @@ pub fn main() -> ExitCode {
         Command::Stop { url, config } => control(&url, config, "stop"),
         Command::Snooze { url, config } => control(&url, config, "snooze"),
         Command::Password { config, remove } => password(config, remove),
+        Command::Spotify {
+            action,
+            url,
+            config,
+        } => spotify(action, &url, config),
         Command::Run {
             config,
             listen,
@@ -160,6 +186,108 @@ fn control(url: &str, config: Option<PathBuf>, action: &str) -> ExitCode {
         }
         Err(message) => {
             eprintln!("reveille: {action}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One request to the running daemon, with the CLI token when this user can read it; the
+/// answer's JSON, or the daemon's error message.
+async fn call_daemon(
+    url: &str,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", url.trim_end_matches('/')))
+        .timeout(std::time::Duration::from_secs(30));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the daemon at {url}: {e}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if status.is_success() {
+        return Ok(body);
+    }
+    Err(body["error"]["message"]
+        .as_str()
+        .map_or_else(|| format!("the daemon answered {status}"), str::to_owned))
+}
+
+/// `reveille spotify login|unlink`.
+fn spotify(action: SpotifyAction, url: &str, config: Option<PathBuf>) -> ExitCode {
+    use reqwest::Method;
+    let config = config.unwrap_or_else(app::default_config_path);
+    let token = config.parent().and_then(CliToken::read);
+    let token = token.as_deref();
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                if let SpotifyAction::Unlink = action {
+                    let done =
+                        call_daemon(url, token, Method::DELETE, "/api/spotify/link", None).await?;
+                    return Ok(done["message"].as_str().unwrap_or("unlinked").to_owned());
+                }
+                let started =
+                    call_daemon(url, token, Method::POST, "/api/spotify/link", None).await?;
+                for (n, step) in started["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    println!("{}. {}", n + 1, step.as_str().unwrap_or_default());
+                }
+                println!(
+                    "\nRedirect URI: {}",
+                    started["redirect_uri"].as_str().unwrap_or_default()
+                );
+                println!(
+                    "\n{}\n",
+                    started["authorize_url"].as_str().unwrap_or_default()
+                );
+                eprint!("Address the browser ended on: ");
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                let body = serde_json::json!({ "redirect_url": line.trim() });
+                let account = call_daemon(
+                    url,
+                    token,
+                    Method::POST,
+                    "/api/spotify/link/complete",
+                    Some(body),
+                )
+                .await?;
+                let name = account["display_name"].as_str().unwrap_or("(no name)");
+                let product = account["product"].as_str().unwrap_or("unknown plan");
+                let mut message = format!("linked: {name} ({product})");
+                if let Some(warning) = account["warning"].as_str() {
+                    message.push_str(&format!("\nwarning: {warning}"));
+                }
+                Ok(message)
+            })
+        });
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("reveille: spotify: {message}");
             ExitCode::FAILURE
         }
     }
