@@ -11,6 +11,7 @@ pub mod config;
 pub mod hardware;
 pub mod http;
 pub mod player;
+pub mod readiness;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;

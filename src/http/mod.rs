@@ -15,6 +15,7 @@ mod guard;
 mod hardware;
 mod limits;
 mod listener;
+mod readiness;
 mod revisions;
 mod ring;
 mod session;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub hardware: Option<HardwareView>,
     /// The password, sessions and the CLI token (`guard`).
     pub access: Arc<Access>,
+    /// The last "will it ring?" check, and one check at a time.
+    pub readiness: Arc<crate::readiness::LastCheck>,
     started: Instant,
     started_at: DateTime<Utc>,
     openapi: Arc<serde_json::Value>,
@@ -77,6 +80,7 @@ pub struct AppState {
         (name = "status", description = "Health and status"),
         (name = "session", description = "Log in and out when the owner set a password"),
         (name = "spotify", description = "Link and unlink the Spotify account"),
+        (name = "readiness", description = "Will the next alarm ring? What is wrong if not"),
     )
 )]
 struct ApiDoc;
@@ -123,6 +127,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             spotify::unlink
         ))
         .routes(routes!(spotify::complete_link))
+        .routes(routes!(spotify::devices))
+        .routes(routes!(readiness::readiness))
+        .routes(routes!(readiness::check_again))
         .split_for_parts();
     let mut api = api;
     guard::describe_refusals(&mut api);
@@ -152,6 +159,7 @@ pub fn router(
         runner,
         hardware,
         access: Arc::new(access),
+        readiness: Arc::default(),
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),

@@ -1,7 +1,8 @@
 //! `/api/spotify/link`: link the Spotify account from a phone (PKCE with the user's own client
 //! ID, see `player::link`), see whether one is linked and for how long, and unlink it. These
 //! are user actions behind the usual guard. No answer carries a token: the handlers only pass
-//! on the flow's own answer types, which have no token field.
+//! on the flow's own answer types, which have no token field. `/api/spotify/devices` lists the
+//! account's receivers so the user can see which one the alarm would use.
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -13,7 +14,9 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, BODY_LIMIT};
 use crate::config::deserialize_strict;
+use crate::player::SpotifyError;
 use crate::player::link::{LinkError, LinkStarted, LinkStatus, LinkedAccount, Linker, Unlinked};
+use crate::readiness::{is_configured, list_devices};
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -93,4 +96,77 @@ pub async fn complete_link(
     responses((status = 200, description = "The tokens are deleted (or there were none)", body = Unlinked)))]
 pub async fn unlink(State(app): State<AppState>) -> Result<Json<Unlinked>, ApiError> {
     linker(&app).unlink().await.map(Json).map_err(refused)
+}
+
+/// A Spotify Connect receiver, as `GET /api/spotify/devices` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceEntry {
+    /// `null` for a receiver Spotify lists without an id (it cannot be addressed).
+    pub id: Option<String>,
+    pub name: String,
+    /// Free text (`Computer`, `Speaker`, ...): Spotify adds new types over time.
+    #[serde(rename = "type")]
+    pub device_type: String,
+    pub is_active: bool,
+    /// This is the receiver the config names (`spotify.device_id` or `spotify.device_name`).
+    pub configured: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceEntry>,
+    /// The configured receiver is online now: an alarm would play on it.
+    pub configured_visible: bool,
+}
+
+fn spotify_refused(error: SpotifyError) -> ApiError {
+    let (status, code) = match &error {
+        SpotifyError::NotLinked => (StatusCode::CONFLICT, "not_linked"),
+        SpotifyError::NoClientId => (StatusCode::CONFLICT, "no_client_id"),
+        SpotifyError::Unauthorized(_) => (StatusCode::CONFLICT, "link_again"),
+        SpotifyError::NotAllowed => (StatusCode::FORBIDDEN, "not_allowed"),
+        SpotifyError::PremiumRequired => (StatusCode::FORBIDDEN, "premium_required"),
+        SpotifyError::RateLimited(_) | SpotifyError::RateLimitedPastDeadline(_) => {
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        }
+        _ => (StatusCode::BAD_GATEWAY, "spotify_unreachable"),
+    };
+    ApiError::Refused {
+        status,
+        code,
+        message: error.to_string(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/spotify/devices", tag = "spotify",
+    responses(
+        (status = 200, description = "The account's receivers online now, the configured one marked", body = DeviceList),
+        (status = 403, description = "`not_allowed` (not on the app's user list), `premium_required`", body = ErrorBody),
+        (status = 409, description = "No account is linked (`not_linked`), no client ID (`no_client_id`), or the login must be made again (`link_again`)", body = ErrorBody),
+        (status = 429, description = "Spotify asks to wait (`rate_limited`)", body = ErrorBody),
+        (status = 502, description = "Spotify could not be reached or did not answer in time (`spotify_unreachable`)", body = ErrorBody),
+    ))]
+pub async fn devices(State(app): State<AppState>) -> Result<Json<DeviceList>, ApiError> {
+    let settings = app.store.snapshot().config.spotify.clone();
+    let listed = list_devices(&settings, app.store.files().dir())
+        .await
+        .map_err(|e| {
+            tracing::info!("listing the Spotify receivers failed: {e}");
+            spotify_refused(e)
+        })?;
+    let devices: Vec<DeviceEntry> = listed
+        .into_iter()
+        .map(|d| DeviceEntry {
+            configured: is_configured(&d, &settings),
+            id: d.id,
+            name: d.name,
+            device_type: d.device_type,
+            is_active: d.is_active,
+        })
+        .collect();
+    let configured_visible = devices.iter().any(|d| d.configured);
+    Ok(Json(DeviceList {
+        devices,
+        configured_visible,
+    }))
 }

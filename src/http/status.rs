@@ -15,6 +15,7 @@ use super::AppState;
 use super::limits::{ConnectionStats, HttpStatus};
 use crate::hardware::HardwareStatus;
 use crate::player::fallback::{self, FallbackStatus};
+use crate::readiness::Readiness;
 use crate::runner::RunnerStatus;
 use crate::scheduler::SchedulerStatus;
 use crate::store::{Origin, RefusedEdit};
@@ -51,6 +52,8 @@ pub struct Status {
     /// Connections held and recent connection pressure; `null` when not served by
     /// `http::serve` (tests that call the router directly).
     pub http: Option<HttpStatus>,
+    /// The last "will it ring?" check (`/api/readiness`); `null` until one ran.
+    pub readiness: Option<Readiness>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -110,6 +113,7 @@ pub async fn status(
             password_set: app.access.password_set(),
         },
         http: connections.map(|Extension(stats)| stats.status()),
+        readiness: app.readiness.last().map(|r| r.as_ref().clone()),
     })
 }
 

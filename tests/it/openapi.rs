@@ -39,6 +39,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/spotify/link"),
     ("delete", "/api/spotify/link"),
     ("post", "/api/spotify/link/complete"),
+    ("get", "/api/spotify/devices"),
+    ("get", "/api/readiness"),
+    ("post", "/api/readiness/check"),
 ];
 
 #[tokio::test]
