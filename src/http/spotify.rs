@@ -142,11 +142,20 @@ fn spotify_refused(error: SpotifyError) -> ApiError {
     responses(
         (status = 200, description = "The account's receivers online now, the configured one marked", body = DeviceList),
         (status = 403, description = "`not_allowed` (not on the app's user list), `premium_required`", body = ErrorBody),
-        (status = 409, description = "No account is linked (`not_linked`), no client ID (`no_client_id`), or the login must be made again (`link_again`)", body = ErrorBody),
+        (status = 409, description = "No account is linked (`not_linked`), no client ID (`no_client_id`), the login must be made again (`link_again`), or an alarm is playing (`busy_ringing`)", body = ErrorBody),
         (status = 429, description = "Spotify asks to wait (`rate_limited`)", body = ErrorBody),
         (status = 502, description = "Spotify could not be reached or did not answer in time (`spotify_unreachable`)", body = ErrorBody),
     ))]
 pub async fn devices(State(app): State<AppState>) -> Result<Json<DeviceList>, ApiError> {
+    // While an alarm or the sleep timer plays, its player holds the login: a refresh from here
+    // could spend the single-use refresh token the ring depends on.
+    if !matches!(app.runner.status().state, crate::runner::RunnerState::Idle) {
+        return Err(ApiError::Conflict {
+            code: "busy_ringing",
+            message: "an alarm or the sleep timer is playing: ask for the devices when it ends"
+                .into(),
+        });
+    }
     let settings = app.store.snapshot().config.spotify.clone();
     let listed = list_devices(&settings, app.store.files().dir())
         .await

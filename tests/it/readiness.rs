@@ -279,3 +279,35 @@ async fn the_device_list_needs_a_linked_account() {
         .await;
     error_body(response, StatusCode::CONFLICT, "not_linked").await;
 }
+
+#[tokio::test]
+async fn the_device_list_waits_while_an_alarm_plays() {
+    let (app, mock) = setup(Some("premium")).await;
+    let alarm = json!({"time": "07:00", "repeat": ["mon"]}).to_string();
+    let created: Value = app
+        .request(Method::POST, "/api/alarms", None, Some(alarm.into_bytes()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let response = app
+        .request(
+            Method::POST,
+            &format!("/api/alarms/{id}/ring-now"),
+            None,
+            None,
+        )
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+    // Asking Spotify now could spend the refresh token the ring depends on.
+    let response = app
+        .request(Method::GET, "/api/spotify/devices", None, None)
+        .await;
+    error_body(response, StatusCode::CONFLICT, "busy_ringing").await;
+    let response = app
+        .request(Method::POST, "/api/ring/stop", None, None)
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+    drop(mock);
+}
