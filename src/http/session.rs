@@ -10,16 +10,18 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::AppState;
+use super::config::json_body;
 use super::error::{ApiError, ErrorBody};
 use super::guard::{SESSION_COOKIE, client_address, session_cookies};
-use super::{AppState, BODY_LIMIT};
 use crate::auth::{PasswordFile, SESSION_LIFETIME};
 use crate::config::deserialize_strict;
 
@@ -63,16 +65,13 @@ pub async fn session_state(State(app): State<AppState>, request: Request) -> Jso
             headers(("Retry-After" = u64, description = "Seconds until the next attempt is allowed"))),
         (status = 503, description = "Another login is being checked; try again", body = ErrorBody),
     ))]
-pub async fn log_in(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let client = client_key(client_address(&parts.extensions));
-    // The only way reading a body in memory fails here is the size limit.
-    let body = axum::body::to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit: BODY_LIMIT })?;
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::from(crate::config::syntax_error(&e)))?;
-    let login: Login = deserialize_strict(&body)?;
+pub async fn log_in(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let client = client_key(client_address(&extensions));
+    let login: Login = deserialize_strict(&json_body(body)?)?;
     let Some(hash) = app.access.password.current() else {
         return Err(ApiError::Conflict {
             code: "no_password",
