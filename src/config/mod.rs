@@ -22,6 +22,9 @@ pub use validate::validate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The port of the redirect URI unless `spotify.redirect_port` says otherwise.
+pub const DEFAULT_REDIRECT_PORT: u32 = 8888;
+
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -64,6 +67,9 @@ impl Default for Config {
 pub struct SpotifySettings {
     /// Client ID of the user's own Spotify app (32 hex characters); `null` until linked.
     pub client_id: Option<String>,
+    /// Port of the loopback redirect URI `http://127.0.0.1:{port}/callback` that linking
+    /// registers with Spotify and `reveille spotify login` listens on.
+    pub redirect_port: u32,
     /// Receiver device id as the Web API reports it; tried first.
     pub device_id: Option<String>,
     /// Receiver name; used to find the device again when its id is stale.
@@ -82,6 +88,7 @@ impl Default for SpotifySettings {
     fn default() -> Self {
         SpotifySettings {
             client_id: None,
+            redirect_port: DEFAULT_REDIRECT_PORT,
             device_id: None,
             device_name: None,
             start_deadline_seconds: 20,

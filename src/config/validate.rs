@@ -81,6 +81,7 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
             "must be the 32 hexadecimal characters shown on Spotify's developer dashboard",
         ));
     }
+    range("spotify.redirect_port", spotify.redirect_port, 1, 65535)?;
     text("spotify.device_id", spotify.device_id.as_deref(), 128)?;
     text("spotify.device_name", spotify.device_name.as_deref(), 128)?;
     range(
@@ -490,6 +491,11 @@ mod tests {
         let mut c = Config::default();
         c.spotify.device_name = Some("  ".into());
         assert_eq!(field_of(&c), "spotify.device_name");
+        c.spotify.device_name = None;
+        for port in [0, 65536] {
+            c.spotify.redirect_port = port;
+            assert_eq!(field_of(&c), "spotify.redirect_port", "{port}");
+        }
     }
 
     #[test]

@@ -349,3 +349,65 @@ async fn a_wrong_client_id_is_named() {
             .contains("spotify.client_id")
     );
 }
+
+#[tokio::test]
+async fn the_redirect_port_is_the_users_to_choose_and_a_login_keeps_the_one_it_started_with() {
+    let (app, mock) = setup().await;
+    let mut bodies = Bodies(Vec::new());
+    let (_, status) = bodies
+        .call(&app, Method::GET, "/api/spotify/link", None)
+        .await;
+    assert_eq!(status["redirect_uri"], "http://127.0.0.1:8888/callback");
+    let before = bodies.start(&app).await;
+
+    for refused in [json!(0), json!(65536), json!("8889")] {
+        let response = app
+            .patch(&json!({"spotify": {"redirect_port": refused}}), None)
+            .await;
+        let body = error_body(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            if refused.is_string() {
+                "invalid_type"
+            } else {
+                "invalid_value"
+            },
+        )
+        .await;
+        assert_eq!(body["error"]["field"], "spotify.redirect_port", "{body}");
+    }
+    // Not owner-only: a phone may change it (it neither runs programs nor touches secrets).
+    let response = app
+        .patch(&json!({"spotify": {"redirect_port": 8889}}), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let (_, status) = bodies
+        .call(&app, Method::GET, "/api/spotify/link", None)
+        .await;
+    assert_eq!(status["redirect_uri"], "http://127.0.0.1:8889/callback");
+    let after = bodies.start(&app).await;
+    assert_eq!(after["redirect_uri"], "http://127.0.0.1:8889/callback");
+    let landed = mock
+        .authorize(after["authorize_url"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        landed.starts_with("http://127.0.0.1:8889/callback?code="),
+        "{landed}"
+    );
+    let (status, body) = bodies.complete(&app, &landed).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The login started before the change exchanges with the redirect URI it was made with.
+    let landed = mock
+        .authorize(before["authorize_url"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        landed.starts_with("http://127.0.0.1:8888/callback?"),
+        "{landed}"
+    );
+    let (status, body) = bodies.complete(&app, &landed).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    bodies.assert_no_token(&mock);
+    mock.assert_all_valid();
+}

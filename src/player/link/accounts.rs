@@ -103,7 +103,7 @@ pub(super) async fn exchange(
             description = %error.error_description,
             "Spotify refused the login's code exchange"
         );
-        return Err(classify_token_error(status, &error));
+        return Err(classify_token_error(status, &error, request.redirect_uri));
     }
     let answer: TokenAnswer = response.json().await.map_err(|e| {
         tracing::warn!("cannot read Spotify's token answer: {e}");
@@ -122,11 +122,13 @@ pub(super) async fn exchange(
     })
 }
 
-fn classify_token_error(status: u16, error: &OAuthError) -> LinkError {
+fn classify_token_error(status: u16, error: &OAuthError, redirect_uri: &str) -> LinkError {
     let description = error.error_description.to_ascii_lowercase();
     match error.error.as_str() {
         "invalid_client" => LinkError::InvalidClient,
-        "invalid_grant" if description.contains("redirect") => LinkError::RedirectNotRegistered,
+        "invalid_grant" if description.contains("redirect") => {
+            LinkError::RedirectNotRegistered(redirect_uri.to_owned())
+        }
         "invalid_grant" => LinkError::InvalidGrant,
         _ if status >= 500 => {
             LinkError::Unreachable(format!("Spotify has a problem (HTTP {status})"))

@@ -1,7 +1,8 @@
 //! Linking a Spotify account from a phone: the authorisation-code flow with PKCE and the
 //! user's own client ID (no secret). Spotify only redirects to HTTPS or a loopback literal, so
 //! a phone cannot land on the Pi: the daemon shows the authorise link, the phone's browser ends
-//! on [`REDIRECT_URI`] (a page that fails to load), and the user pastes that address back.
+//! on the loopback [`redirect_uri`] (a page that fails to load), and the user pastes that
+//! address back (or `reveille spotify login` catches it there, on the Pi or through a tunnel).
 //!
 //! A started login is a *pending login* (random `state`, PKCE verifier), kept durably in
 //! `spotify-link-pending.json` (mode 0600) so a restart in between does not lose it; it lives
@@ -31,8 +32,6 @@ mod types;
 pub use types::{LinkError, LinkStarted, LinkStatus, LinkedAccount, Unlinked};
 
 pub const PENDING_FILE: &str = "spotify-link-pending.json";
-/// Fixed and documented, so it can be registered once on the dashboard.
-pub const REDIRECT_URI: &str = "http://127.0.0.1:8888/callback";
 pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
 pub const MAX_PENDING: usize = 5;
 /// What playback control needs (and `user-read-private` for the plan, `GET /me`).
@@ -100,7 +99,7 @@ impl Linker {
             state: random_token(16)?,
             code_verifier: random_token(64)?,
             client_id: client_id.clone(),
-            redirect_uri: REDIRECT_URI.to_owned(),
+            redirect_uri: redirect_uri(settings),
             expires_at: now + PENDING_LIFETIME,
         };
         let accounts = base_url(
@@ -133,7 +132,11 @@ impl Linker {
         let expires_at = login.expires_at;
         pending.logins.push(login);
         file.save(&pending).await.map_err(storage)?;
-        Ok(LinkStarted::new(authorize_url.into(), expires_at))
+        Ok(LinkStarted::new(
+            authorize_url.into(),
+            redirect_uri(settings),
+            expires_at,
+        ))
     }
 
     /// `POST /api/spotify/link/complete` with the address the browser ended on.
@@ -219,6 +222,7 @@ impl Linker {
         Ok(LinkStatus::new(
             token.as_ref(),
             settings.client_id.is_some(),
+            redirect_uri(settings),
             self.clock.now(),
         ))
     }
@@ -234,6 +238,13 @@ impl Linker {
     }
 }
 
+/// The redirect URI to register on the dashboard: a loopback literal, since Spotify refuses
+/// `localhost` and LAN names for plain HTTP. The port is `spotify.redirect_port` (8888 unless
+/// the user's is taken), the path the one `reveille spotify login` listens on.
+pub fn redirect_uri(settings: &SpotifySettings) -> String {
+    format!("http://127.0.0.1:{}/callback", settings.redirect_port)
+}
+
 /// When the refresh token stops working: six months after the login.
 pub fn login_expires_at(authorised_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
     authorised_at.checked_add_months(Months::new(LOGIN_MONTHS))
@@ -245,7 +256,7 @@ fn parse_pasted(pasted: &str) -> Result<impl Fn(&str) -> Option<String>, LinkErr
     let url = url::Url::parse(pasted)
         .or_else(|_| {
             url::Url::parse(&format!(
-                "{REDIRECT_URI}?{}",
+                "http://127.0.0.1/callback?{}",
                 pasted.trim_start_matches('?')
             ))
         })

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{REDIRECT_URI, WARN_DAYS, login_expires_at};
+use super::{WARN_DAYS, login_expires_at};
 use crate::player::tokens::StoredToken;
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -29,10 +29,11 @@ pub enum LinkError {
         "Spotify does not know this client ID: check spotify.client_id against your app on developer.spotify.com"
     )]
     InvalidClient,
+    /// The redirect URI the login used.
     #[error(
-        "the redirect URI is not registered in your Spotify app: add {REDIRECT_URI} in the app's settings on developer.spotify.com"
+        "the redirect URI is not registered in your Spotify app: add {0} in the app's settings on developer.spotify.com"
     )]
-    RedirectNotRegistered,
+    RedirectNotRegistered(String),
     #[error(
         "Spotify did not accept the login (it expired or was used already): start linking again"
     )]
@@ -73,7 +74,7 @@ impl LinkError {
             LinkError::Expired => "login_expired",
             LinkError::AccessDenied => "access_denied",
             LinkError::InvalidClient => "invalid_client",
-            LinkError::RedirectNotRegistered => "redirect_uri_not_registered",
+            LinkError::RedirectNotRegistered(_) => "redirect_uri_not_registered",
             LinkError::InvalidGrant => "invalid_grant",
             LinkError::NotAllowed => "not_allowed",
             LinkError::RateLimited(_) => "rate_limited",
@@ -96,10 +97,14 @@ pub struct LinkStarted {
 }
 
 impl LinkStarted {
-    pub(super) fn new(authorize_url: String, expires_at: DateTime<Utc>) -> LinkStarted {
+    pub(super) fn new(
+        authorize_url: String,
+        redirect_uri: String,
+        expires_at: DateTime<Utc>,
+    ) -> LinkStarted {
         LinkStarted {
             authorize_url,
-            redirect_uri: REDIRECT_URI.to_owned(),
+            redirect_uri,
             expires_at,
             steps: vec![
                 "Once: on developer.spotify.com, create an app (Web API), add the redirect URI \
@@ -148,6 +153,8 @@ impl LinkedAccount {
 pub struct LinkStatus {
     pub linked: bool,
     pub client_id_set: bool,
+    /// The redirect URI to register in the Spotify app (`spotify.redirect_port`).
+    pub redirect_uri: String,
     pub display_name: Option<String>,
     pub product: Option<String>,
     pub premium: Option<bool>,
@@ -163,12 +170,14 @@ impl LinkStatus {
     pub(super) fn new(
         token: Option<&StoredToken>,
         client_id_set: bool,
+        redirect_uri: String,
         now: DateTime<Utc>,
     ) -> LinkStatus {
         let Some(token) = token else {
             return LinkStatus {
                 linked: false,
                 client_id_set,
+                redirect_uri,
                 display_name: None,
                 product: None,
                 premium: None,
@@ -196,6 +205,7 @@ impl LinkStatus {
         LinkStatus {
             linked: true,
             client_id_set,
+            redirect_uri,
             display_name: token.display_name.clone(),
             product: token.product.clone(),
             premium: token.product.as_ref().map(|p| p == "premium"),
