@@ -7,6 +7,7 @@
 
 mod alarms;
 mod application;
+mod cli;
 mod concurrency;
 mod config_api;
 mod external_edits;
