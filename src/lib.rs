@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod hardware;
 pub mod http;
+pub mod logging;
 pub mod player;
 pub mod readiness;
 pub mod runner;
