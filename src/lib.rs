@@ -12,6 +12,7 @@ pub mod hardware;
 pub mod http;
 pub mod logging;
 pub mod player;
+pub mod playlists;
 pub mod readiness;
 pub mod runner;
 pub mod schedule;

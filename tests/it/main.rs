@@ -14,6 +14,7 @@ mod far_future;
 mod helpers;
 mod link;
 mod openapi;
+mod playlists;
 mod readiness;
 mod revisions;
 mod ringing;
