@@ -21,6 +21,7 @@ mod ringing;
 mod schedule_props;
 mod scheduler;
 mod store;
+mod token_scan;
 mod trust;
 
 // Fixtures shared with the test crates that need their own process, and the benches.
