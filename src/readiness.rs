@@ -270,6 +270,7 @@ async fn spotify(inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> bool {
                 SpotifyError::NotLinked
                 | SpotifyError::NoClientId
                 | SpotifyError::Unauthorized(_)
+                | SpotifyError::InsufficientScope
                 | SpotifyError::NotAllowed => (Check::SpotifyLogin, Severity::Error),
                 SpotifyError::PremiumRequired => (Check::SpotifyPremium, Severity::Error),
                 // Spotify answered: it is there, only busy; the alarm's start waits it out.

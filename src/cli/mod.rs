@@ -15,7 +15,6 @@ mod client;
 mod password;
 mod spotify;
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -168,7 +167,7 @@ pub fn main() -> ExitCode {
             init_from,
             dev_sim_control,
         } => {
-            init_logging();
+            crate::logging::init();
             let options = Application::builder(config.unwrap_or_else(app::default_config_path))
                 .listen(listen)
                 .init_from(init_from)
@@ -220,21 +219,4 @@ fn run(options: app::ApplicationBuilder) -> anyhow::Result<()> {
         };
         options.build().await?.run_until(shutdown).await
     })
-}
-
-/// Logs to stderr; under systemd (`JOURNAL_STREAM` set) without timestamps, which the journal
-/// adds itself. `RUST_LOG` overrides the level (default `info`).
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false);
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().init();
-    } else {
-        builder.init();
-    }
 }

@@ -15,6 +15,7 @@ mod guard;
 mod hardware;
 mod limits;
 mod listener;
+mod playlists;
 mod readiness;
 mod revisions;
 mod ring;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub access: Arc<Access>,
     /// The last "will it ring?" check, and one check at a time.
     pub readiness: Arc<crate::readiness::LastCheck>,
+    /// The linked account's playlists, kept for a few minutes.
+    pub playlists: Arc<crate::playlists::PlaylistCache>,
     started: Instant,
     started_at: DateTime<Utc>,
     openapi: Arc<serde_json::Value>,
@@ -79,7 +82,7 @@ pub struct AppState {
         (name = "hardware", description = "GPIO devices"),
         (name = "status", description = "Health and status"),
         (name = "session", description = "Log in and out when the owner set a password"),
-        (name = "spotify", description = "Link and unlink the Spotify account"),
+        (name = "spotify", description = "Link and unlink the Spotify account; its receivers and playlists"),
         (name = "readiness", description = "Will the next alarm ring? What is wrong if not"),
     )
 )]
@@ -128,6 +131,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(spotify::complete_link))
         .routes(routes!(spotify::devices))
+        .routes(routes!(playlists::playlists))
         .routes(routes!(readiness::readiness))
         .routes(routes!(readiness::check_again))
         .split_for_parts();
@@ -160,6 +164,7 @@ pub fn router(
         hardware,
         access: Arc::new(access),
         readiness: Arc::default(),
+        playlists: Arc::default(),
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),

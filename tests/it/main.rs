@@ -15,12 +15,14 @@ mod far_future;
 mod helpers;
 mod link;
 mod openapi;
+mod playlists;
 mod readiness;
 mod revisions;
 mod ringing;
 mod schedule_props;
 mod scheduler;
 mod store;
+mod token_scan;
 mod trust;
 
 // Fixtures shared with the test crates that need their own process, and the benches.

@@ -1,5 +1,5 @@
 //! The real `reveille` binary as a test fixture: started on port 0 with a temp config, its log
-//! collected line by line, killed when dropped. Readiness is systemd's own protocol, never a
+//! (standard error and output) collected line by line, killed when dropped. Readiness is systemd's own protocol, never a
 //! sleep or a log line: the fixture is the service manager, passes a datagram socket as
 //! `NOTIFY_SOCKET` and waits for `READY=1`, whose `STATUS=listening on ADDR` names the port.
 #![allow(dead_code)]
@@ -135,11 +135,22 @@ impl DaemonBuilder {
             .env("NOTIFY_SOCKET", &notify.path)
             .envs(self.env)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let (tx, log) = mpsc::channel();
+        // Standard output joins the log (the daemon writes nothing there; tests that scan the
+        // log for secrets must see it all).
+        let stdout = child.stdout.take().unwrap();
+        let stdout_tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if stdout_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let stderr = child.stderr.take().unwrap();
         let wake = notify.path.clone();
         std::thread::spawn(move || {
