@@ -7,6 +7,7 @@
 
 mod alarms;
 mod application;
+mod browser_harness;
 mod concurrency;
 mod config_api;
 mod external_edits;
@@ -23,6 +24,8 @@ mod store;
 mod trust;
 
 // Fixtures shared with the test crates that need their own process, and the benches.
+#[path = "../support/browser/mod.rs"]
+mod browser;
 #[path = "../support/daemon.rs"]
 mod daemon;
 #[path = "../support/ring.rs"]
