@@ -53,6 +53,7 @@ console.log("harness page ready");
 const NOISY: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>noisy</title></head>
 <body><p id="done">done</p>
+<script src="http://cdn.example.com/lib.js"></script>
 <script>
   console.log("just chatter");
   console.error("harness probe: something broke");
@@ -198,7 +199,7 @@ async fn console_errors_are_collected() -> TestResult {
     let deadline = Instant::now() + Duration::from_secs(5);
     let errors = loop {
         let errors = browser.console_errors().await?;
-        if errors.len() >= 2 || Instant::now() >= deadline {
+        if errors.len() >= 3 || Instant::now() >= deadline {
             break errors;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -216,6 +217,13 @@ async fn console_errors_are_collected() -> TestResult {
             .iter()
             .any(|e| e.source == "javascript" && e.message.contains("harness probe: uncaught")),
         "an uncaught exception is reported: {messages:?}"
+    );
+    // No name resolves in the test browser: a page reaching beyond 127.0.0.1 fails at once.
+    assert!(
+        errors.iter().any(|e| e.source == "network"
+            && e.message.contains("cdn.example.com")
+            && e.message.contains("ERR_NAME_NOT_RESOLVED")),
+        "a script from elsewhere fails to load: {messages:?}"
     );
     assert!(
         !messages.iter().any(|m| m.contains("just chatter")),
@@ -303,8 +311,8 @@ fn a_panicking_test_still_quits_its_browser() {
         runtime.block_on(async move {
             let base = serve_fixture().await;
             let browser = Browser::open(Preset::Phone).await.unwrap();
-            pid_sender.send(browser.chromium_pid()).unwrap();
             browser.goto(&format!("{base}/")).await.unwrap();
+            pid_sender.send(browser.chromium_pid()).unwrap();
             panic!("a test failing with its browser open");
         })
     })
