@@ -144,6 +144,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The whole app, ready to serve or to test with `oneshot`.
 /// `sim_control`: the development endpoints that press buttons and turn the knob of the
 /// simulated hardware (`/api/dev/sim/*`, off by default, not in the OpenAPI description).
+/// `readiness`: the last "will it ring?" check, shared with the automatic one.
 pub fn router(
     store: ConfigStore,
     scheduler: SchedulerHandle,
@@ -151,6 +152,7 @@ pub fn router(
     hardware: Option<HardwareView>,
     sim_control: Option<Arc<SimBackend>>,
     access: Access,
+    readiness: Arc<crate::readiness::LastCheck>,
 ) -> Router {
     let (routes, api) = routes();
     let state = AppState {
@@ -159,7 +161,7 @@ pub fn router(
         runner,
         hardware,
         access: Arc::new(access),
-        readiness: Arc::default(),
+        readiness,
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),

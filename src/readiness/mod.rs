@@ -5,26 +5,35 @@
 //! to do. The overall `state` says which path the alarm would take: `ready` (Spotify),
 //! `degraded` (the local sound or the buzzer instead) or `broken` (nothing audible).
 //!
-//! The check is bounded: the Spotify part (a refresh if due, then the device list) has
-//! [`SPOTIFY_BUDGET`] in all and each request [`CALL_TIMEOUT`], so the page asking never hangs.
-//! It never asks Spotify while an alarm runs: the ring sequence holds its own copy of the
-//! login, and a refresh here would spend the single-use refresh token it relies on.
+//! This module owns the answer's types and [`LastCheck`] (the last result, one check at a
+//! time); `checks.rs` is the check itself, `auto.rs` the task that runs it by itself (after an
+//! alarm is saved, and before each firing), `repair.rs` the owner's repair command and
+//! `webhook.rs` the owner's webhook. Only the automatic pre-alarm check may run the repair
+//! command or post to the webhook: an HTTP client can ask for a check, never for a program.
+//!
+//! The check is bounded: the Spotify part (a refresh if due, `GET /me` and the device list)
+//! has [`SPOTIFY_BUDGET`] in all and each request [`CALL_TIMEOUT`], so the page asking never
+//! hangs. It never asks Spotify while an alarm runs: the ring sequence holds its own copy of
+//! the login, and a refresh here would spend the single-use refresh token it relies on.
 
-use std::path::Path;
+mod auto;
+mod checks;
+mod repair;
+mod webhook;
+
+pub use auto::AutoCheck;
+pub use checks::{Inputs, Sources, check, is_configured, list_devices};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::watch;
 use utoipa::ToSchema;
 
-use crate::config::{Config, SpotifySettings};
-use crate::player::fallback;
-use crate::player::link::{LinkStatus, Linker};
-use crate::player::{Device, SpotifyError, SpotifyPlayer, TokenFile};
-use crate::runner::RunnerState;
-use crate::scheduler::{SchedulerStatus, UpcomingFiring};
+use crate::scheduler::UpcomingFiring;
 
 /// Longest wait for one Spotify request during a check (shorter than the ring sequence's: a
 /// person is waiting for the answer).
@@ -77,281 +86,276 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Why a check ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Asked for over HTTP (`/api/readiness`).
+    OnDemand,
+    /// An alarm was saved or changed (a couple of seconds after the last change).
+    AlarmSaved,
+    /// `readiness.before_minutes` before an alarm rings; only this one may run the repair
+    /// command and post to the webhook.
+    BeforeAlarm,
+}
+
 /// The answer of one check.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Readiness {
     pub state: ReadinessState,
     pub checked_at: DateTime<Utc>,
+    pub trigger: Trigger,
+    /// When the next automatic check runs, as of this answer; `null` when none is planned
+    /// (no alarm set).
+    pub next_check_at: Option<DateTime<Utc>>,
     /// The alarm this is about; `null` when none is set.
     pub next_alarm: Option<UpcomingFiring>,
     /// Empty when all is well.
     pub problems: Vec<Problem>,
+    /// The owner's repair command, when this pre-alarm check ran it; else `null`.
+    pub repair: Option<Repair>,
+    /// The post to the owner's webhook, when this pre-alarm check made one; else `null`.
+    pub webhook: Option<WebhookDelivery>,
+    /// The configured receiver (or, with none configured, any) is not online: what a repair
+    /// command can fix.
+    #[serde(skip)]
+    pub(crate) receiver_missing: bool,
 }
 
-/// The last result, kept for `/api/status`, and one check at a time: two checks refreshing
-/// the login at once would each spend the other's single-use refresh token.
-#[derive(Default)]
+/// How the repair command went.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Repair {
+    /// The program (`readiness.repair_command[0]`; its arguments are not shown).
+    pub program: String,
+    pub ran_at: DateTime<Utc>,
+    pub result: RepairResult,
+    /// The exit code, when the program exited by itself.
+    pub exit_code: Option<i32>,
+    /// The check after it found the receiver online.
+    pub helped: bool,
+    /// One plain sentence saying what ran and whether it helped.
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RepairResult {
+    /// Exited with status 0.
+    Succeeded,
+    /// Exited with another status, or was ended by a signal.
+    Failed,
+    /// Did not finish within 30 s and was killed (with everything it started).
+    TimedOut,
+    /// Could not be started (not found, not executable).
+    NotStarted,
+}
+
+/// The post to the webhook.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct WebhookDelivery {
+    /// Only the host: the URL may carry a token.
+    pub host: String,
+    pub sent_at: DateTime<Utc>,
+    /// The HTTP status answered; `null` when no answer came.
+    pub status: Option<u16>,
+    /// The webhook answered 2xx.
+    pub delivered: bool,
+    /// Why not, in words; `null` when delivered.
+    pub error: Option<String>,
+}
+
+/// The last result, kept for `/api/status`, one check at a time (two checks refreshing the
+/// login at once would each spend the other's single-use refresh token), and when the next
+/// automatic one runs.
 pub struct LastCheck {
     last: ArcSwapOption<Readiness>,
     running: tokio::sync::Mutex<()>,
+    next: watch::Sender<Option<DateTime<Utc>>>,
+}
+
+impl Default for LastCheck {
+    fn default() -> Self {
+        LastCheck {
+            last: ArcSwapOption::default(),
+            running: tokio::sync::Mutex::new(()),
+            next: watch::Sender::new(None),
+        }
+    }
 }
 
 impl LastCheck {
+    /// The last result as stored (its `next_check_at` as of then).
     pub fn last(&self) -> Option<Arc<Readiness>> {
         self.last.load_full()
     }
 
+    /// The last result as the API shows it: with the next automatic check as planned now.
+    pub fn answer(&self) -> Option<Readiness> {
+        self.last().map(|last| self.with_next(&last))
+    }
+
+    /// `result` with the next automatic check as planned now.
+    pub fn with_next(&self, result: &Readiness) -> Readiness {
+        let mut shown = result.clone();
+        shown.next_check_at = self.next_check_at();
+        shown
+    }
+
+    pub fn next_check_at(&self) -> Option<DateTime<Utc>> {
+        *self.next.borrow()
+    }
+
+    fn plan_next(&self, at: Option<DateTime<Utc>>) {
+        self.next.send_if_modified(|next| {
+            let changed = *next != at;
+            *next = at;
+            changed
+        });
+    }
+
     /// Runs a check (waiting for one in progress) and keeps its result.
-    pub async fn run(&self, inputs: Inputs<'_>) -> Arc<Readiness> {
+    pub async fn run(&self, from: &Sources<'_>, trigger: Trigger) -> Arc<Readiness> {
+        self.run_with(from, trigger, None).await
+    }
+
+    /// Like [`run`](Self::run), noting the repair that ran before it and whether it helped.
+    async fn run_with(
+        &self,
+        from: &Sources<'_>,
+        trigger: Trigger,
+        repair: Option<Repair>,
+    ) -> Arc<Readiness> {
         let _one = self.running.lock().await;
-        let result = Arc::new(check(inputs).await);
+        let mut result = from.check(trigger).await;
+        result.next_check_at = self.next_check_at();
+        if let Some(repair) = repair {
+            note_repair(&mut result, repair);
+        }
+        let result = Arc::new(result);
         self.last.store(Some(Arc::clone(&result)));
         result
     }
-}
 
-/// What a check reads; all of it the daemon already has.
-pub struct Inputs<'a> {
-    pub config: &'a Config,
-    pub state_dir: &'a Path,
-    pub linker: Linker,
-    pub scheduler: SchedulerStatus,
-    pub runner: &'a RunnerState,
-    /// Whether the buzzer's line is open (`None`: the daemon runs without GPIO).
-    pub buzzer_open: Option<bool>,
-    pub now: DateTime<Utc>,
-}
-
-/// Whether `device` is the receiver the config names (its id, or its name, as the ring
-/// sequence finds it).
-pub fn is_configured(device: &Device, settings: &SpotifySettings) -> bool {
-    let by_id = settings.device_id.is_some() && device.id == settings.device_id;
-    let by_name = settings
-        .device_name
-        .as_deref()
-        .is_some_and(|name| device.name.eq_ignore_ascii_case(name));
-    by_id || by_name
-}
-
-/// The device list, each request bounded by [`CALL_TIMEOUT`].
-pub async fn list_devices(
-    settings: &SpotifySettings,
-    state_dir: &Path,
-) -> Result<Vec<Device>, SpotifyError> {
-    let tokens = TokenFile::new(state_dir).map_err(|e| {
-        SpotifyError::Unexpected(format!("the saved Spotify login cannot be read: {e}"))
-    })?;
-    let player = SpotifyPlayer::new(settings, tokens)?;
-    // A refresh runs in its own task inside the player, so giving up here never loses a
-    // rotated refresh token.
-    tokio::time::timeout(CALL_TIMEOUT, player.devices())
-        .await
-        .unwrap_or(Err(SpotifyError::Timeout))
-}
-
-pub async fn check(inputs: Inputs<'_>) -> Readiness {
-    let mut problems = Vec::new();
-    let spotify_ok = spotify(&inputs, &mut problems).await;
-
-    if let Some(warning) = &inputs.scheduler.clock_warning {
-        problems.push(problem(Check::Clock, Severity::Warning, warning));
+    /// Holds off every check while held: for anything else that may refresh the login (the
+    /// device list, the polls after a repair).
+    pub(crate) async fn exclusive(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.running.lock().await
     }
 
-    let local = fallback::check(&inputs.config.fallback);
-    let local_ok = local.error.is_none();
-    if let Some(error) = &local.error {
-        problems.push(problem(
-            Check::LocalSound,
-            Severity::Error,
-            &format!("the local sound cannot play: {error}"),
-        ));
+    /// Replaces `of` by `change(of)` if it is still the last result (a newer check wins).
+    fn amend(&self, of: &Arc<Readiness>, change: impl FnOnce(&mut Readiness)) -> Arc<Readiness> {
+        let mut amended = of.as_ref().clone();
+        change(&mut amended);
+        let amended = Arc::new(amended);
+        self.last
+            .compare_and_swap(&Some(Arc::clone(of)), Some(Arc::clone(&amended)));
+        amended
     }
-    if let Some(error) = &local.sound_error {
-        problems.push(problem(
-            Check::LocalSound,
-            Severity::Warning,
-            &format!("the configured sound file cannot be played, the bundled beeps ring instead: {error}"),
-        ));
-    }
+}
 
-    let buzzer_ok = match (inputs.config.hardware.buzzer.is_some(), inputs.buzzer_open) {
-        (false, _) => {
-            problems.push(problem(
-                Check::Buzzer,
-                Severity::Info,
-                "no buzzer is configured, so nothing sounds if both Spotify and the local sound fail",
-            ));
-            false
-        }
-        (true, Some(true)) => true,
-        (true, Some(false)) => {
-            problems.push(problem(
-                Check::Buzzer,
-                Severity::Error,
-                "the buzzer's GPIO line could not be opened: see hardware in the status",
-            ));
-            false
-        }
-        (true, None) => {
-            problems.push(problem(
-                Check::Buzzer,
-                Severity::Error,
-                "a buzzer is configured but the daemon runs without GPIO, so it cannot sound",
-            ));
-            false
-        }
+/// Records the repair in the result, with the plain sentence as a problem too so it is in
+/// the list the page (and the webhook) shows.
+fn note_repair(result: &mut Readiness, mut repair: Repair) {
+    repair.helped = !result.receiver_missing;
+    let what = match repair.result {
+        RepairResult::Succeeded => "ran",
+        RepairResult::Failed => "ran and failed",
+        RepairResult::TimedOut => "did not finish in time and was stopped",
+        RepairResult::NotStarted => "could not be started",
     };
-
-    let state = if spotify_ok {
-        ReadinessState::Ready
-    } else if local_ok || buzzer_ok {
-        ReadinessState::Degraded
+    repair.message = if repair.helped {
+        format!(
+            "the receiver was missing, so the repair command ({}) {what}, and the receiver is online again",
+            repair.program
+        )
     } else {
-        ReadinessState::Broken
+        format!(
+            "the receiver was missing, so the repair command ({}) {what}, but the receiver is still not online",
+            repair.program
+        )
     };
-    Readiness {
-        state,
-        checked_at: inputs.now,
-        next_alarm: inputs.scheduler.next_firing.clone(),
-        problems,
-    }
-}
-
-/// The Spotify checks; true when Spotify would play the alarm as far as can be told now.
-async fn spotify(inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> bool {
-    let settings = &inputs.config.spotify;
-    let status = match inputs.linker.status(settings) {
-        Ok(status) => status,
-        Err(e) => {
-            tracing::warn!("readiness: cannot read the Spotify login: {e}");
-            problems.push(problem(
-                Check::SpotifyLogin,
-                Severity::Error,
-                "the saved Spotify login cannot be read: link Spotify again",
-            ));
-            return false;
-        }
+    let severity = if repair.helped {
+        Severity::Info
+    } else {
+        Severity::Warning
     };
-    let mut ok = login(&status, inputs.now, problems);
-    if !status.linked {
-        return false;
-    }
-    match status.premium {
-        Some(true) => {}
-        Some(false) => {
-            ok = false;
-            problems.push(problem(
-                Check::SpotifyPremium,
-                Severity::Error,
-                "this Spotify account has no Premium, which alarms need to control playback: the local sound rings instead",
-            ));
-        }
-        None => problems.push(problem(
-            Check::SpotifyPremium,
-            Severity::Warning,
-            "whether this Spotify account has Premium is not known: link Spotify again to check",
-        )),
-    }
-    if !matches!(inputs.runner, RunnerState::Idle) {
-        problems.push(problem(
-            Check::SpotifyDevice,
-            Severity::Info,
-            "an alarm or the sleep timer is running, so Spotify was not asked now: check again when it ends",
-        ));
-        return ok;
-    }
-    let listed = tokio::time::timeout(SPOTIFY_BUDGET, list_devices(settings, inputs.state_dir))
-        .await
-        .unwrap_or(Err(SpotifyError::Timeout));
-    match listed {
-        Ok(devices) => device(settings, &devices, problems) && ok,
-        Err(e) => {
-            let (check, severity) = match &e {
-                SpotifyError::NotLinked
-                | SpotifyError::NoClientId
-                | SpotifyError::Unauthorized(_)
-                | SpotifyError::NotAllowed => (Check::SpotifyLogin, Severity::Error),
-                SpotifyError::PremiumRequired => (Check::SpotifyPremium, Severity::Error),
-                // Spotify answered: it is there, only busy; the alarm's start waits it out.
-                SpotifyError::RateLimited(_) | SpotifyError::RateLimitedPastDeadline(_) => {
-                    (Check::SpotifyReachable, Severity::Warning)
-                }
-                _ => (Check::SpotifyReachable, Severity::Error),
-            };
-            let message = match check {
-                Check::SpotifyReachable if severity == Severity::Error => format!(
-                    "Spotify cannot be reached now ({e}): if this lasts until the alarm, the local sound rings instead"
-                ),
-                _ => format!("{e}: the receiver could not be checked"),
-            };
-            problems.push(problem(check, severity, &message));
-            ok && severity != Severity::Error
-        }
-    }
-}
-
-/// Linked, and for how long: the login ends six months after linking.
-fn login(status: &LinkStatus, now: DateTime<Utc>, problems: &mut Vec<Problem>) -> bool {
-    if !status.linked {
-        let message = if status.client_id_set {
-            "no Spotify account is linked: link Spotify in the settings, or the local sound rings instead"
-        } else {
-            "Spotify is not set up: set spotify.client_id and link Spotify, or the local sound rings instead"
-        };
-        problems.push(problem(Check::SpotifyLogin, Severity::Error, message));
-        return false;
-    }
-    let expired = status.login_expires_at.is_some_and(|end| end <= now);
-    match (&status.warning, expired) {
-        (Some(_), true) => {
-            problems.push(problem(
-                Check::SpotifyLogin,
-                Severity::Error,
-                "the Spotify login has expired: link Spotify again, or the local sound rings instead",
-            ));
-            false
-        }
-        (Some(warning), false) => {
-            problems.push(problem(Check::SpotifyLogin, Severity::Warning, warning));
-            true
-        }
-        (None, _) => true,
-    }
-}
-
-/// Whether the receiver the alarm would use is online now.
-fn device(settings: &SpotifySettings, devices: &[Device], problems: &mut Vec<Problem>) -> bool {
-    if devices.iter().any(|d| is_configured(d, settings)) {
-        return true;
-    }
-    let configured = settings
-        .device_name
-        .as_ref()
-        .or(settings.device_id.as_ref());
-    let message = match configured {
-        Some(name) => format!(
-            "the Spotify receiver {name:?} is not online now: switch it on and log it in to Spotify, or the local sound rings instead"
-        ),
-        None => match devices.iter().filter(|d| d.id.is_some()).count() {
-            // With nothing configured, the ring sequence takes the only receiver online.
-            1 => return true,
-            0 => {
-                "no Spotify receiver is online now: switch one on, or the local sound rings instead"
-                    .to_owned()
-            }
-            n => format!(
-                "{n} Spotify receivers are online and none is chosen: set spotify.device_name, or the local sound rings instead"
-            ),
-        },
-    };
-    problems.push(problem(Check::SpotifyDevice, Severity::Error, &message));
-    false
-}
-
-fn problem(check: Check, severity: Severity, message: &str) -> Problem {
-    Problem {
-        check,
+    result.problems.push(Problem {
+        check: Check::SpotifyDevice,
         severity,
-        message: message.to_owned(),
+        message: repair.message.clone(),
+    });
+    result.repair = Some(repair);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(receiver_missing: bool) -> Readiness {
+        Readiness {
+            state: ReadinessState::Degraded,
+            checked_at: "2026-11-24T06:50:00Z".parse().unwrap(),
+            trigger: Trigger::BeforeAlarm,
+            next_check_at: None,
+            next_alarm: None,
+            problems: Vec::new(),
+            repair: None,
+            webhook: None,
+            receiver_missing,
+        }
+    }
+
+    fn repair() -> Repair {
+        Repair {
+            program: "systemctl".into(),
+            ran_at: "2026-11-24T06:50:01Z".parse().unwrap(),
+            result: RepairResult::Succeeded,
+            exit_code: Some(0),
+            helped: false,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_repair_says_whether_it_helped() {
+        let mut fixed = result(false);
+        note_repair(&mut fixed, repair());
+        let noted = fixed.repair.as_ref().unwrap();
+        assert!(noted.helped);
+        assert!(noted.message.contains("online again"), "{}", noted.message);
+        assert_eq!(fixed.problems[0].severity, Severity::Info);
+        assert_eq!(fixed.problems[0].message, noted.message);
+
+        let mut still = result(true);
+        note_repair(&mut still, repair());
+        assert!(!still.repair.as_ref().unwrap().helped);
+        assert!(still.problems[0].message.contains("still not online"));
+        assert_eq!(still.problems[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn an_amendment_never_replaces_a_newer_result() {
+        let last = LastCheck::default();
+        let older = Arc::new(result(true));
+        last.last.store(Some(Arc::clone(&older)));
+        let amended = last.amend(&older, |r| r.state = ReadinessState::Broken);
+        assert_eq!(last.last().unwrap().state, ReadinessState::Broken);
+
+        let newer = Arc::new(result(false));
+        last.last.store(Some(Arc::clone(&newer)));
+        last.amend(&amended, |r| r.state = ReadinessState::Ready);
+        assert!(Arc::ptr_eq(&last.last().unwrap(), &newer));
+    }
+
+    #[test]
+    fn the_answer_shows_the_next_check_as_planned_now() {
+        let last = LastCheck::default();
+        assert!(last.answer().is_none());
+        last.last.store(Some(Arc::new(result(false))));
+        let at: DateTime<Utc> = "2026-11-25T06:50:00Z".parse().unwrap();
+        last.plan_next(Some(at));
+        assert_eq!(last.answer().unwrap().next_check_at, Some(at));
+        last.plan_next(None);
+        assert_eq!(last.answer().unwrap().next_check_at, None);
     }
 }

@@ -15,6 +15,7 @@ mod helpers;
 mod link;
 mod openapi;
 mod readiness;
+mod readiness_auto;
 mod revisions;
 mod ringing;
 mod schedule_props;

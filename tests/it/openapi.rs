@@ -108,4 +108,15 @@ async fn every_route_is_described_and_every_description_is_routed() {
     for name in ["Config", "ErrorBody", "Status"] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
+
+    // The readiness answer describes what it carries, and nothing internal.
+    let readiness = &schemas["Readiness"]["properties"];
+    for field in ["trigger", "next_check_at", "repair", "webhook"] {
+        assert!(readiness.get(field).is_some(), "Readiness.{field} missing");
+    }
+    assert!(readiness.get("receiver_missing").is_none());
+    assert_eq!(
+        schemas["Trigger"]["enum"],
+        serde_json::json!(["on_demand", "alarm_saved", "before_alarm"])
+    );
 }
