@@ -343,10 +343,11 @@ impl Application {
         self.tap.take()
     }
 
-    /// Starts the scheduler, the runner and the input task, tells systemd the daemon is ready,
-    /// and serves until `shutdown` completes. Then the outputs go to their safe state. A
-    /// scheduler or runner that ends (a panic) ends the daemon with an error: alarms would
-    /// silently stop otherwise, and systemd restarts a process that exits non-zero.
+    /// Starts the scheduler, the runner, the automatic readiness check and the input task,
+    /// tells systemd the daemon is ready, and serves until `shutdown` completes. Then the
+    /// outputs go to their safe state. A scheduler or runner that ends (a panic) ends the
+    /// daemon with an error: alarms would silently stop otherwise, and systemd restarts a
+    /// process that exits non-zero. The readiness check is advisory: its end is logged.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

@@ -257,7 +257,21 @@ impl AutoCheck {
                 );
             }
         }
-        tracing::info!(state = ?result.state, repaired = result.repair.is_some(), "readiness checked before an alarm");
+        if result.state == ReadinessState::Ready {
+            tracing::info!(
+                repaired = result.repair.is_some(),
+                "readiness checked before an alarm: ready"
+            );
+        } else {
+            // Said in the journal too, for an owner without a webhook.
+            let problems: Vec<&str> = result
+                .problems
+                .iter()
+                .filter(|p| p.severity != super::Severity::Info)
+                .map(|p| p.message.as_str())
+                .collect();
+            tracing::warn!(state = ?result.state, "the next alarm will not ring as planned: {}", problems.join("; "));
+        }
         if result.state != ReadinessState::Ready
             && let Some(hook) = &settings.webhook
         {
