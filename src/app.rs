@@ -27,6 +27,7 @@ use crate::hardware::{
 };
 use crate::http;
 use crate::player::fallback;
+use crate::readiness::{AutoCheck, LastCheck};
 use crate::runner::{Runner, RunnerHandle};
 use crate::scheduler::{Firing, Scheduler, SchedulerHandle};
 use crate::store::{self, ConfigStore, FileWatcher};
@@ -342,10 +343,11 @@ impl Application {
         self.tap.take()
     }
 
-    /// Starts the scheduler, the runner and the input task, tells systemd the daemon is ready,
-    /// and serves until `shutdown` completes. Then the outputs go to their safe state. A
-    /// scheduler or runner that ends (a panic) ends the daemon with an error: alarms would
-    /// silently stop otherwise, and systemd restarts a process that exits non-zero.
+    /// Starts the scheduler, the runner, the automatic readiness check and the input task,
+    /// tells systemd the daemon is ready, and serves until `shutdown` completes. Then the
+    /// outputs go to their safe state. A scheduler or runner that ends (a panic) ends the
+    /// daemon with an error: alarms would silently stop otherwise, and systemd restarts a
+    /// process that exits non-zero. The readiness check is advisory: its end is logged.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -378,6 +380,27 @@ impl Application {
             .as_ref()
             .map(|devices| spawn_controls(devices.clone(), live, inputs));
         let mut runner = runner.spawn();
+        // "Will it ring?" by itself, after alarm changes and before each firing. Advisory: if
+        // it ever ends, the log says so and alarms ring as before (no restart loop over it).
+        let readiness = Arc::new(LastCheck::default());
+        let auto_check = AutoCheck::new(
+            store.clone(),
+            schedule.clone(),
+            ringer.clone(),
+            devices.as_ref().map(GpioHardware::view),
+            readiness.clone(),
+        )
+        .spawn();
+        let stop_auto_check = auto_check.abort_handle();
+        let auto_check = tokio::spawn(async move {
+            if let Err(e) = auto_check.await
+                && e.is_panic()
+            {
+                tracing::error!(
+                    "the automatic readiness check stopped: {e}; alarms still ring, but are no longer checked before they do"
+                );
+            }
+        });
         tracing::info!(
             %addr,
             config = %config.display(),
@@ -407,6 +430,7 @@ impl Application {
             devices.as_ref().map(GpioHardware::view),
             sim_control,
             access,
+            readiness,
         );
         // Measured now that everything long-lived is open, so the reserve covers only what a
         // ring opens later (docs/robustness.md).
@@ -418,6 +442,8 @@ impl Application {
         };
         scheduler.abort();
         runner.abort();
+        stop_auto_check.abort();
+        auto_check.abort();
         confirm.abort();
         if let Some(controls) = controls {
             controls.abort();

@@ -148,6 +148,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The whole app, ready to serve or to test with `oneshot`.
 /// `sim_control`: the development endpoints that press buttons and turn the knob of the
 /// simulated hardware (`/api/dev/sim/*`, off by default, not in the OpenAPI description).
+/// `readiness`: the last "will it ring?" check, shared with the automatic one.
 pub fn router(
     store: ConfigStore,
     scheduler: SchedulerHandle,
@@ -155,6 +156,7 @@ pub fn router(
     hardware: Option<HardwareView>,
     sim_control: Option<Arc<SimBackend>>,
     access: Access,
+    readiness: Arc<crate::readiness::LastCheck>,
 ) -> Router {
     let (routes, api) = routes();
     let state = AppState {
@@ -163,7 +165,7 @@ pub fn router(
         runner,
         hardware,
         access: Arc::new(access),
-        readiness: Arc::default(),
+        readiness,
         playlists: Arc::default(),
         started: Instant::now(),
         started_at: Utc::now(),

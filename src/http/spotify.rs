@@ -164,12 +164,15 @@ pub async fn devices(State(app): State<AppState>) -> Result<Json<DeviceList>, Ap
         });
     }
     let settings = app.store.snapshot().config.spotify.clone();
-    let listed = list_devices(&settings, app.store.files().dir())
-        .await
-        .map_err(|e| {
-            tracing::info!("listing the Spotify receivers failed: {e}");
-            spotify_refused(e)
-        })?;
+    // Not beside a check: two players refreshing at once would spend each other's token.
+    let listed = {
+        let _one = app.readiness.exclusive().await;
+        list_devices(&settings, app.store.files().dir()).await
+    }
+    .map_err(|e| {
+        tracing::info!("listing the Spotify receivers failed: {e}");
+        spotify_refused(e)
+    })?;
     let devices: Vec<DeviceEntry> = listed
         .into_iter()
         .map(|d| DeviceEntry {

@@ -161,6 +161,21 @@ impl SpotifyPlayer {
         parse_page(&body, offset).map_err(|e| unreadable("playlist list", &e))
     }
 
+    /// The account's plan now (`product` of `GET /me`: `premium`, `free`, ...); `None` when
+    /// Spotify leaves it out (it does without the `user-read-private` scope).
+    pub async fn product(&self) -> Result<Option<String>, SpotifyError> {
+        let body = self
+            .call(|p| async move { p.client.api_get("me", &Query::new()).await })
+            .await?;
+        #[derive(Deserialize)]
+        struct Me {
+            #[serde(default)]
+            product: Option<String>,
+        }
+        let me: Me = serde_json::from_str(&body).map_err(|e| unreadable("account", &e))?;
+        Ok(me.product)
+    }
+
     /// `None` when nothing is active (204).
     pub async fn playback(&self) -> Result<Option<Playback>, SpotifyError> {
         let body = self

@@ -19,6 +19,7 @@ mod link;
 mod openapi;
 mod playlists;
 mod readiness;
+mod readiness_auto;
 mod revisions;
 mod ringing;
 mod schedule_props;

@@ -158,4 +158,14 @@ async fn every_route_is_described_and_every_description_is_routed() {
     );
     assert_eq!(picker["parameters"][0]["name"], "refresh");
     assert_eq!(picker["parameters"][0]["in"], "query");
+    // The readiness answer describes what it carries, and nothing internal.
+    let readiness = &schemas["Readiness"]["properties"];
+    for field in ["trigger", "next_check_at", "repair", "webhook"] {
+        assert!(readiness.get(field).is_some(), "Readiness.{field} missing");
+    }
+    assert!(readiness.get("receiver_missing").is_none());
+    assert_eq!(
+        schemas["Trigger"]["enum"],
+        serde_json::json!(["on_demand", "alarm_saved", "before_alarm"])
+    );
 }
