@@ -82,7 +82,21 @@ fn exit_code(readiness: &Value) -> ExitCode {
 
 /// The state in words, the alarm it is about, then one line per problem.
 fn describe(readiness: &Value) -> Vec<String> {
-    let state = match readiness["state"].as_str().unwrap_or("unknown") {
+    let state = state_sentence(readiness["state"].as_str().unwrap_or("unknown"));
+    let next = &readiness["next_alarm"];
+    let next = match (next["label"].as_str(), next["at_local"].as_str()) {
+        (Some(label), Some(at)) => format!("next alarm: {label} at {at}"),
+        _ => "next alarm: none set".to_owned(),
+    };
+    [state, next]
+        .into_iter()
+        .chain(problem_lines(readiness))
+        .collect()
+}
+
+/// `ready: the next alarm will play on Spotify`, and so on (also for `reveille status`).
+pub(super) fn state_sentence(state: &str) -> String {
+    match state {
         "ready" => "ready: the next alarm will play on Spotify".to_owned(),
         "degraded" => {
             "degraded: the next alarm will not play on Spotify; the local sound or the buzzer rings instead"
@@ -90,21 +104,19 @@ fn describe(readiness: &Value) -> Vec<String> {
         }
         "broken" => "broken: nothing would sound at the next alarm".to_owned(),
         other => format!("{other}: the daemon's answer is not one this command knows"),
-    };
-    let next = &readiness["next_alarm"];
-    let next = match (next["label"].as_str(), next["at_local"].as_str()) {
-        (Some(label), Some(at)) => format!("next alarm: {label} at {at}"),
-        _ => "next alarm: none set".to_owned(),
-    };
+    }
+}
+
+/// `error: the receiver "Bedroom" is not online…`, one per problem.
+pub(super) fn problem_lines(readiness: &Value) -> impl Iterator<Item = String> + '_ {
     let problems = readiness["problems"].as_array().into_iter().flatten();
-    let problems = problems.map(|p| {
+    problems.map(|p| {
         format!(
             "{}: {}",
             p["severity"].as_str().unwrap_or("problem"),
             p["message"].as_str().unwrap_or_default()
         )
-    });
-    [state, next].into_iter().chain(problems).collect()
+    })
 }
 
 #[cfg(test)]
