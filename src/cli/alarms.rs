@@ -116,14 +116,14 @@ fn next_firing(
     };
     let mut next = format!(
         "{}, {}",
-        words::day_and_time(now, at, zone),
+        words::day_and_time(now, at, &zone),
         words::in_words(now, at)
     );
     match first.map(|f| (f["decision"].as_str(), words::instant(&f["at_utc"]))) {
         Some((Some("skip_next"), Some(skipped))) => {
             next.push_str(&format!(
                 " (skips {})",
-                words::day_and_time(now, skipped, zone)
+                words::day_and_time(now, skipped, &zone)
             ));
         }
         Some((Some("vacation"), _)) => next.push_str(" (after the vacation)"),

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use reqwest::Method;
 use serde_json::Value;
@@ -94,9 +94,13 @@ fn runner_lines(runner: &Value, now: DateTime<Utc>, zone: Tz) -> Vec<String> {
     lines
 }
 
-fn schedule_lines(scheduler: &Value, now: DateTime<Utc>, zone: Tz) -> Vec<String> {
-    let next = &scheduler["next_firing"];
-    let mut lines = vec![match words::instant(&next["at_utc"]) {
+/// `next alarm: Work (workdays), tomorrow 06:45, in 7 h 12 min` from a firing the daemon sent
+/// (`scheduler.next_firing`, `readiness.next_alarm`), or `next alarm: none set`.
+pub(super) fn next_alarm_line<Z: TimeZone>(next: &Value, now: DateTime<Utc>, zone: &Z) -> String
+where
+    Z::Offset: std::fmt::Display,
+{
+    match words::instant(&next["at_utc"]) {
         Some(at) => format!(
             "next alarm: {}, {}, {}",
             alarms::name(
@@ -107,7 +111,11 @@ fn schedule_lines(scheduler: &Value, now: DateTime<Utc>, zone: Tz) -> Vec<String
             words::in_words(now, at)
         ),
         None => "next alarm: none set".into(),
-    }];
+    }
+}
+
+fn schedule_lines(scheduler: &Value, now: DateTime<Utc>, zone: Tz) -> Vec<String> {
+    let mut lines = vec![next_alarm_line(&scheduler["next_firing"], now, &zone)];
     if let Some(warning) = scheduler["clock_warning"].as_str() {
         lines.push(format!("clock: {warning}"));
     }

@@ -2,7 +2,9 @@
 //! (`status`, `alarms`, `snooze`). Pure: "now" is always a parameter (the daemon's clock, from
 //! its answer's `Date`), and times are shown in the daemon's time zone, the one alarms ring in.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use std::fmt;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
@@ -51,12 +53,12 @@ pub(super) fn ago(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
 }
 
 /// "today 06:45", "tomorrow 06:45", "Sat 5 Dec 09:00" (with the year when it is not this
-/// one's), in `zone`.
-pub(super) fn day_and_time(now: DateTime<Utc>, at: DateTime<Utc>, zone: Tz) -> String {
-    let (today, at) = (
-        now.with_timezone(&zone).date_naive(),
-        at.with_timezone(&zone),
-    );
+/// one's), in `zone` (the daemon's, or the offset of a time it sent).
+pub(super) fn day_and_time<Z: TimeZone>(now: DateTime<Utc>, at: DateTime<Utc>, zone: &Z) -> String
+where
+    Z::Offset: fmt::Display,
+{
+    let (today, at) = (now.with_timezone(zone).date_naive(), at.with_timezone(zone));
     let time = at.format("%H:%M");
     match day_word(today, at.date_naive()) {
         Some(word) => format!("{word} {time}"),
@@ -71,7 +73,7 @@ pub(super) fn clock_time(now: DateTime<Utc>, at: DateTime<Utc>, zone: Tz) -> Str
     if local.date_naive() == now.with_timezone(&zone).date_naive() {
         local.format("%H:%M").to_string()
     } else {
-        day_and_time(now, at, zone)
+        day_and_time(now, at, &zone)
     }
 }
 
@@ -163,19 +165,19 @@ mod tests {
         // 23:48 UTC is 00:48 the next day in Berlin: "today" is Berlin's.
         let now = at("2026-11-30T23:48:00Z");
         assert_eq!(
-            day_and_time(now, at("2026-12-01T05:45:00Z"), berlin),
+            day_and_time(now, at("2026-12-01T05:45:00Z"), &berlin),
             "today 06:45"
         );
         assert_eq!(
-            day_and_time(now, at("2026-12-02T05:45:00Z"), berlin),
+            day_and_time(now, at("2026-12-02T05:45:00Z"), &berlin),
             "tomorrow 06:45"
         );
         assert_eq!(
-            day_and_time(now, at("2026-12-05T08:00:00Z"), berlin),
+            day_and_time(now, at("2026-12-05T08:00:00Z"), &berlin),
             "Sat 5 Dec 09:00"
         );
         assert_eq!(
-            day_and_time(now, at("2027-01-04T05:45:00Z"), berlin),
+            day_and_time(now, at("2027-01-04T05:45:00Z"), &berlin),
             "Mon 4 Jan 2027 06:45"
         );
         assert_eq!(clock_time(now, at("2026-12-01T00:10:00Z"), berlin), "01:10");

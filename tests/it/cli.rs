@@ -70,7 +70,11 @@ async fn check_says_ready_with_exit_0_and_json_is_the_daemons_answer() {
         "{stdout}"
     );
     assert!(lines[1].starts_with("ready: "), "{stdout}");
-    assert!(lines[2].starts_with("next alarm: Wake up at "), "{stdout}");
+    // "next alarm: Wake up (wake), tomorrow 07:00, in 7 h 12 min" (or today).
+    assert!(
+        lines[2].starts_with("next alarm: Wake up (wake), ") && lines[2].contains(" 07:00, in "),
+        "{stdout}"
+    );
 
     let out = run(&mut cli(&rig, &["check", "--json"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
