@@ -116,9 +116,6 @@ where
 
 fn schedule_lines(scheduler: &Value, now: DateTime<Utc>, zone: Tz) -> Vec<String> {
     let mut lines = vec![next_alarm_line(&scheduler["next_firing"], now, &zone)];
-    if let Some(warning) = scheduler["clock_warning"].as_str() {
-        lines.push(format!("clock: {warning}"));
-    }
     for broken in scheduler["broken_alarms"].as_array().into_iter().flatten() {
         lines.push(format!(
             "alarm {}: does not ring: {}",
@@ -223,9 +220,18 @@ fn hardware_lines(hardware: &Value) -> Vec<String> {
     lines
 }
 
-/// What else the daemon reports as wrong: the config file, the local sound.
+/// What else the daemon reports as wrong: the config file, the clock, the local sound; the
+/// last two only when the readiness check has not said the same.
 fn trouble_lines(status: &Value) -> Vec<String> {
     let config = &status["config"];
+    let problems = status["readiness"]["problems"].as_array();
+    let said = |detail: &str| {
+        problems.into_iter().flatten().any(|p| {
+            p["message"]
+                .as_str()
+                .is_some_and(|message| message.contains(detail))
+        })
+    };
     let mut lines = Vec::new();
     if let Some(refused) = config["external_edit_error"].as_object() {
         let field = refused
@@ -248,8 +254,15 @@ fn trouble_lines(status: &Value) -> Vec<String> {
             lines.push(format!("config: {what}: {detail}"));
         }
     }
+    if let Some(warning) = status["scheduler"]["clock_warning"].as_str()
+        && !said(warning)
+    {
+        lines.push(format!("clock: {warning}"));
+    }
     for key in ["error", "sound_error"] {
-        if let Some(error) = status["fallback"][key].as_str() {
+        if let Some(error) = status["fallback"][key].as_str()
+            && !said(error)
+        {
             lines.push(format!("local sound: {error}"));
         }
     }
@@ -319,6 +332,7 @@ mod tests {
         broken["config"]["external_edit_error"] =
             json!({"message": "must be HH:MM", "field": "alarms[0].time"});
         broken["fallback"]["error"] = "aplay is not installed".into();
+        broken["scheduler"]["clock_warning"] = "clock not synchronized".into();
         let lines = describe(&broken, &unlinked, now);
         assert_eq!(
             lines[..2],
@@ -333,12 +347,27 @@ mod tests {
             "  unavailable: buzzer (GPIO 12): busy",
             "config: the file holds an edit the daemon refused (it runs on the last good one): alarms[0].time: must be HH:MM",
             "local sound: aplay is not installed",
+            "clock: clock not synchronized",
         ] {
             assert!(
                 lines.iter().any(|l| l == expected),
                 "{expected:?} in {lines:#?}"
             );
         }
+        // Said once: what the readiness check already says is not repeated.
+        broken["readiness"] = json!({"state": "degraded", "problems": [
+            {"severity": "warning", "message": "clock not synchronized"},
+            {"severity": "error", "message": "the local sound cannot play: aplay is not installed"},
+        ]});
+        let lines = describe(&broken, &unlinked, now);
+        assert!(
+            !lines.iter().any(|l| l.starts_with("clock: ")),
+            "{lines:#?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l.starts_with("local sound: ")),
+            "{lines:#?}"
+        );
         let snoozed = json!({"state": "snoozed", "alarm_id": "workdays", "label": "Work",
                              "until": "2026-12-01T05:55:00Z"});
         assert_eq!(
