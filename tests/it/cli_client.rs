@@ -3,7 +3,7 @@
 //! `spotify status` print plain lines, and with `--json` the daemon's answers unchanged; `ring`
 //! takes an id or a label and refuses an unknown or ambiguous one in one line; ring, snooze and
 //! stop show in `status`; without a daemon, or with a password and no CLI token, every command
-//! fails in one line with exit code 1.
+//! fails in one line with exit code 1; every command has `--help` ending in the exit codes.
 
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -429,4 +429,57 @@ async fn with_a_password_the_cli_gets_in_with_the_token_and_says_what_to_do_with
         "login_required"
     );
     assert!(std::fs::exists(rig.dir.path().join("spotify-token.json")).unwrap());
+}
+
+#[tokio::test]
+async fn every_command_has_help_and_the_exit_codes_are_written_out_once() {
+    let help = |args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command.args(args).arg("--help");
+        command
+    };
+    let out = run(&mut help(&[])).await;
+    assert_eq!(out.status.code(), Some(0));
+    let top = text(&out.stdout);
+    for code in [
+        "  0  done",
+        "  1  failed",
+        "  2  usage error",
+        "  3  `reveille check` only",
+    ] {
+        assert!(top.contains(code), "{code:?} in {top}");
+    }
+    assert!(top.contains("CLI token"), "{top}");
+    let commands = [
+        &["run"][..],
+        &["status"],
+        &["alarms"],
+        &["ring"],
+        &["stop"],
+        &["snooze"],
+        &["check"],
+        &["password"],
+        &["check-config"],
+        &["spotify"],
+        &["spotify", "login"],
+        &["spotify", "logout"],
+        &["spotify", "unlink"],
+        &["spotify", "status"],
+    ];
+    for args in commands {
+        let out = run(&mut help(args)).await;
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(stdout.contains("Exit codes: "), "{args:?}: {stdout}");
+    }
+    let ring = text(&run(&mut help(&["ring"])).await.stdout);
+    assert!(
+        ring.contains("Examples:\n  reveille ring workdays"),
+        "{ring}"
+    );
 }
