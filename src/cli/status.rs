@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::alarms;
 use super::check::{problem_lines, state_sentence};
@@ -31,7 +31,9 @@ pub(super) fn status(url: &str, config: &Path, json: bool) -> ExitCode {
         );
         let status = status.map_err(text)?;
         let (now, status) = (status.now(), status.json().map_err(text)?);
-        Ok(describe(&status, &link.map_err(text)?, now).join("\n"))
+        // The Spotify part is one line among several: when only it fails, the rest still shows.
+        let link = link.unwrap_or_else(|e| json!({"error": e.to_string()}));
+        Ok(describe(&status, &link, now).join("\n"))
     });
     super::finish("status", result)
 }
@@ -142,6 +144,9 @@ fn readiness_lines(readiness: &Value, now: DateTime<Utc>) -> Vec<String> {
 }
 
 fn spotify_lines(link: &Value) -> Vec<String> {
+    if let Some(error) = link["error"].as_str() {
+        return vec![format!("spotify: cannot tell: {error}")];
+    }
     if link["linked"] != true {
         let hint = if link["client_id_set"] == false {
             "set spotify.client_id in the config first (docs/spotify.md), then run reveille spotify login"
@@ -272,7 +277,6 @@ fn trouble_lines(status: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn status(runner: Value) -> Value {
         json!({
@@ -367,6 +371,10 @@ mod tests {
         assert!(
             !lines.iter().any(|l| l.starts_with("local sound: ")),
             "{lines:#?}"
+        );
+        assert_eq!(
+            spotify_lines(&json!({"error": "the daemon answered 404 Not Found"})),
+            ["spotify: cannot tell: the daemon answered 404 Not Found"]
         );
         let snoozed = json!({"state": "snoozed", "alarm_id": "workdays", "label": "Work",
                              "until": "2026-12-01T05:55:00Z"});
