@@ -286,11 +286,14 @@ async fn the_owners_password_locks_the_api_but_not_the_cli_on_the_pi() {
     let (ok, _, err) = cli(&["stop", "--url", &url, "--config", config], "");
     assert!(!ok);
     assert!(err.contains("nothing is ringing"), "{err}");
-    // Without the token it is just another client.
+    // Without the token it is just another client, and is told why.
     std::fs::remove_file(dir.path().join("cli-token")).unwrap();
     let (ok, _, err) = cli(&["snooze", "--url", &url, "--config", config], "");
     assert!(!ok);
-    assert!(err.contains("log in"), "{err}");
+    assert!(
+        err.contains("the daemon has a password and there is no CLI token"),
+        "{err}"
+    );
 
     let (ok, out, _) = cli(&["password", "--config", config, "--remove"], "");
     assert!(ok && out.contains("removed"), "{out}");

@@ -10,6 +10,7 @@ mod alarms;
 mod application;
 mod browser_harness;
 mod cli;
+mod cli_client;
 mod concurrency;
 mod config_api;
 mod external_edits;
