@@ -7,18 +7,21 @@
 //! One-shot alarms are disabled and `skip_next` cleared through store transactions, applied
 //! only if the alarm was not changed meanwhile, so a racing edit from the page is not undone.
 //!
-//! It never plays anything itself: firings go to the runner.
+//! It never plays anything itself: firings go to the runner. Between ticks its loop answers
+//! pings ([`SchedulerHandle::answers`], systemd's watchdog) and announces the next firing when
+//! it changes ([`SchedulerHandle::watch_plan`], systemd's status line).
 
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
@@ -61,7 +64,7 @@ pub struct SchedulerStatus {
     pub heartbeat: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct UpcomingFiring {
     pub alarm_id: String,
     pub label: String,
@@ -82,11 +85,21 @@ pub struct ScheduleEvent {
     pub handled_at: DateTime<Utc>,
 }
 
+/// What the scheduler will ring next and in which zone it reads times: announced when it
+/// changes, not at every tick.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub next_firing: Option<UpcomingFiring>,
+    pub zone: Tz,
+}
+
 /// Read access for the HTTP side.
 #[derive(Clone)]
 pub struct SchedulerHandle {
     view: Arc<ArcSwap<View>>,
     clock: SharedClock,
+    plan: watch::Receiver<Option<Plan>>,
+    pings: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 struct View {
@@ -101,6 +114,19 @@ impl SchedulerHandle {
 
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// The plan as it changes; `None` until the scheduler first looked at the clock.
+    pub fn watch_plan(&self) -> watch::Receiver<Option<Plan>> {
+        self.plan.clone()
+    }
+
+    /// Whether the scheduler's loop answers within `within`: it answers between ticks, so a
+    /// tick that hangs (a save, a full firing queue) goes unanswered.
+    pub async fn answers(&self, within: Duration) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let asked = async { self.pings.send(reply).await.is_ok() && answer.await.is_ok() };
+        tokio::time::timeout(within, asked).await.unwrap_or(false)
     }
 
     /// The next `count` occurrences for `config` as the scheduler sees them now.
@@ -154,6 +180,8 @@ pub struct Scheduler {
     events: VecDeque<ScheduleEvent>,
     /// As last reported, so each alarm is logged once when it breaks and once when it heals.
     broken: Vec<BrokenAlarm>,
+    plan: watch::Sender<Option<Plan>>,
+    pings: mpsc::Receiver<oneshot::Sender<()>>,
 }
 
 impl Scheduler {
@@ -189,9 +217,14 @@ impl Scheduler {
             },
             state: state.clone(),
         }));
+        let (plan, plan_rx) = watch::channel(None);
+        // One ping at a time is all the watchdog sends.
+        let (pings_tx, pings) = mpsc::channel(1);
         let handle = SchedulerHandle {
             view: view.clone(),
             clock: clock.clone(),
+            plan: plan_rx,
+            pings: pings_tx,
         };
         let scheduler = Scheduler {
             store,
@@ -203,6 +236,8 @@ impl Scheduler {
             view,
             events: VecDeque::new(),
             broken: Vec::new(),
+            plan,
+            pings,
         };
         Ok((scheduler, handle))
     }
@@ -218,9 +253,13 @@ impl Scheduler {
             revisions.borrow_and_update();
             let wake = self.tick().await;
             let clock = self.clock.clone();
-            tokio::select! {
-                () = clock.sleep_until(wake) => {}
-                changed = revisions.changed() => if changed.is_err() { return },
+            let mut sleep = clock.sleep_until(wake);
+            loop {
+                tokio::select! {
+                    () = &mut sleep => break,
+                    changed = revisions.changed() => if changed.is_err() { return } else { break },
+                    Some(ping) = self.pings.recv() => { let _ = ping.send(()); }
+                }
             }
         }
     }
@@ -281,6 +320,17 @@ impl Scheduler {
         let next = schedule::upcoming(config, zone, &self.state, now, 16)
             .into_iter()
             .find(|d| d.decision == Decision::Ring);
+        let plan = Plan {
+            next_firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+            zone,
+        };
+        self.plan.send_if_modified(|known| {
+            let changed = known.as_ref() != Some(&plan);
+            if changed {
+                *known = Some(plan);
+            }
+            changed
+        });
         let synchronized = (self.clock_synchronized)();
         let clock_warning =
             (!config.schedule.trust_clock && synchronized != Some(true)).then(|| {
