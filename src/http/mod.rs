@@ -1,4 +1,5 @@
-//! The embedded HTTP server: the JSON API (and, later, the settings page).
+//! The embedded HTTP server: the JSON API and the phone page (`page`, files embedded at build
+//! time).
 //!
 //! [`router`] builds the whole app from an [`AppState`] without a socket (tests use it with
 //! `oneshot`); [`serve`] runs it on a listener the caller has already bound, so the real port is
@@ -15,6 +16,7 @@ mod guard;
 mod hardware;
 mod limits;
 mod listener;
+pub mod page;
 mod readiness;
 mod revisions;
 mod ring;
@@ -169,7 +171,7 @@ pub fn router(
         None => routes,
     };
     routes
-        .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .fallback(page::serve)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

@@ -14,6 +14,7 @@ mod far_future;
 mod helpers;
 mod link;
 mod openapi;
+mod page;
 mod readiness;
 mod revisions;
 mod ringing;
@@ -25,6 +26,8 @@ mod trust;
 // Fixtures shared with the test crates that need their own process, and the benches.
 #[path = "../support/daemon.rs"]
 mod daemon;
+#[path = "../support/page_load.rs"]
+mod page_load;
 #[path = "../support/ring.rs"]
 mod ring;
 #[path = "../support/spotify_mock/mod.rs"]
