@@ -14,9 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::watch;
 use utoipa::ToSchema;
 
 use crate::config::{Config, SpotifySettings};
@@ -88,24 +88,30 @@ pub struct Readiness {
     pub problems: Vec<Problem>,
 }
 
-/// The last result, kept for `/api/status`, and one check at a time: two checks refreshing
-/// the login at once would each spend the other's single-use refresh token.
+/// The last result, kept for `/api/status` and announced to the page's event streams, and
+/// one check at a time: two checks refreshing the login at once would each spend the other's
+/// single-use refresh token.
 #[derive(Default)]
 pub struct LastCheck {
-    last: ArcSwapOption<Readiness>,
+    last: watch::Sender<Option<Arc<Readiness>>>,
     running: tokio::sync::Mutex<()>,
 }
 
 impl LastCheck {
     pub fn last(&self) -> Option<Arc<Readiness>> {
-        self.last.load_full()
+        self.last.borrow().clone()
+    }
+
+    /// Each new result, as it is kept.
+    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Readiness>>> {
+        self.last.subscribe()
     }
 
     /// Runs a check (waiting for one in progress) and keeps its result.
     pub async fn run(&self, inputs: Inputs<'_>) -> Arc<Readiness> {
         let _one = self.running.lock().await;
         let result = Arc::new(check(inputs).await);
-        self.last.store(Some(Arc::clone(&result)));
+        self.last.send_replace(Some(Arc::clone(&result)));
         result
     }
 }

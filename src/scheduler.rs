@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
@@ -61,7 +61,7 @@ pub struct SchedulerStatus {
     pub heartbeat: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct UpcomingFiring {
     pub alarm_id: String,
     pub label: String,
@@ -82,10 +82,20 @@ pub struct ScheduleEvent {
     pub handled_at: DateTime<Utc>,
 }
 
+/// The next firing and the zone it is read in, announced when either changes (the page's
+/// event stream follows it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct NextFiring {
+    /// The zone alarm times are read in; empty until the scheduler first looked.
+    pub time_zone: String,
+    pub firing: Option<UpcomingFiring>,
+}
+
 /// Read access for the HTTP side.
 #[derive(Clone)]
 pub struct SchedulerHandle {
     view: Arc<ArcSwap<View>>,
+    next: watch::Receiver<NextFiring>,
     clock: SharedClock,
 }
 
@@ -101,6 +111,11 @@ impl SchedulerHandle {
 
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// The next firing, marked changed only when it (or the zone) changes.
+    pub fn subscribe_next(&self) -> watch::Receiver<NextFiring> {
+        self.next.clone()
     }
 
     /// The next `count` occurrences for `config` as the scheduler sees them now.
@@ -151,6 +166,7 @@ pub struct Scheduler {
     firings: mpsc::Sender<Firing>,
     clock_synchronized: Box<dyn Fn() -> Option<bool> + Send + Sync>,
     view: Arc<ArcSwap<View>>,
+    next: watch::Sender<NextFiring>,
     events: VecDeque<ScheduleEvent>,
     /// As last reported, so each alarm is logged once when it breaks and once when it heals.
     broken: Vec<BrokenAlarm>,
@@ -189,8 +205,10 @@ impl Scheduler {
             },
             state: state.clone(),
         }));
+        let (next, next_seen) = watch::channel(NextFiring::default());
         let handle = SchedulerHandle {
             view: view.clone(),
+            next: next_seen,
             clock: clock.clone(),
         };
         let scheduler = Scheduler {
@@ -201,6 +219,7 @@ impl Scheduler {
             firings,
             clock_synchronized,
             view,
+            next,
             events: VecDeque::new(),
             broken: Vec::new(),
         };
@@ -287,11 +306,22 @@ impl Scheduler {
                 "clock not synchronized: alarms ring by the system clock, which may be wrong"
                     .to_owned()
             });
+        let next_firing = NextFiring {
+            time_zone: zone.name().to_owned(),
+            firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+        };
+        self.next.send_if_modified(|old| {
+            let changed = *old != next_firing;
+            if changed {
+                *old = next_firing.clone();
+            }
+            changed
+        });
         self.view.store(Arc::new(View {
             status: SchedulerStatus {
-                time_zone: zone.name().to_owned(),
+                time_zone: next_firing.time_zone,
                 time_zone_source: zone_source.to_owned(),
-                next_firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+                next_firing: next_firing.firing,
                 clock_synchronized: synchronized,
                 clock_warning,
                 broken_alarms: self.broken.clone(),

@@ -12,6 +12,7 @@
 mod alarms;
 mod config;
 mod error;
+mod events;
 mod guard;
 mod hardware;
 mod limits;
@@ -25,11 +26,12 @@ mod spotify;
 mod status;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use events::{EventStreamLimits, EventStreams, LiveStatus};
 pub use guard::Access;
 pub use limits::{
     ConnectionLimits, ConnectionStats, HttpStatus, open_files_limit, raise_open_files_limit,
 };
-pub use listener::serve_with_limits;
+pub use listener::{ConnectionControl, serve_with_limits};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub access: Arc<Access>,
     /// The last "will it ring?" check, and one check at a time.
     pub readiness: Arc<crate::readiness::LastCheck>,
+    /// The page's live event streams (`/api/events`) and their bound.
+    pub events: Arc<EventStreams>,
     started: Instant,
     started_at: DateTime<Utc>,
     openapi: Arc<serde_json::Value>,
@@ -132,6 +136,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(spotify::devices))
         .routes(routes!(readiness::readiness))
         .routes(routes!(readiness::check_again))
+        .routes(routes!(events::events))
         .split_for_parts();
     let mut api = api;
     guard::describe_refusals(&mut api);
@@ -153,6 +158,7 @@ pub fn router(
     hardware: Option<HardwareView>,
     sim_control: Option<Arc<SimBackend>>,
     access: Access,
+    event_streams: EventStreamLimits,
 ) -> Router {
     let (routes, api) = routes();
     let state = AppState {
@@ -162,6 +168,7 @@ pub fn router(
         hardware,
         access: Arc::new(access),
         readiness: Arc::default(),
+        events: Arc::new(EventStreams::new(event_streams)),
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),

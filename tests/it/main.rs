@@ -9,6 +9,7 @@ mod alarms;
 mod application;
 mod concurrency;
 mod config_api;
+mod events;
 mod external_edits;
 mod far_future;
 mod helpers;
