@@ -98,8 +98,14 @@ pub fn references(path: &str) -> (Vec<String>, Vec<String>) {
             now.extend(quoted_after(&text, attribute));
         }
     } else if path.ends_with(".js") {
-        now.extend(quoted_after(&text, " from \""));
-        now.extend(quoted_after(&text, "\nimport \""));
+        // Static imports are whole lines (a comment may say `from "..."` too).
+        let imports: String = text
+            .lines()
+            .filter(|l| l.starts_with("import ") || l.starts_with("export "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        now.extend(quoted_after(&imports, " from \""));
+        now.extend(quoted_after(&imports, "import \""));
         later.extend(quoted_after(&text, "import(\""));
     } else if path.ends_with(".webmanifest") {
         now.extend(quoted_after(&text, "\"src\": \""));
