@@ -110,6 +110,8 @@ pub struct ApplicationBuilder {
     clock_synchronized: ClockSyncProbe,
     cli_token: bool,
     firings_to_caller: bool,
+    event_streams: http::EventStreamLimits,
+    header_timeout: Option<Duration>,
 }
 
 impl ApplicationBuilder {
@@ -156,6 +158,19 @@ impl ApplicationBuilder {
     /// password; off, the token file is left alone.
     pub fn cli_token(mut self, on: bool) -> Self {
         self.cli_token = on;
+        self
+    }
+
+    /// How many live event streams the page may open, and how they are kept alive; default
+    /// 16, a keep-alive every 25 s, a client that reads nothing for 30 s dropped.
+    pub fn event_streams(mut self, limits: http::EventStreamLimits) -> Self {
+        self.event_streams = limits;
+        self
+    }
+
+    /// The HTTP header (and idle) timeout; default 10 s (`http::ConnectionLimits`).
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = Some(timeout);
         self
     }
 
@@ -246,6 +261,8 @@ impl ApplicationBuilder {
             http::Access::new(&state_dir, None)
         };
         Ok(Application {
+            event_streams: self.event_streams,
+            header_timeout: self.header_timeout,
             config: self.config,
             addr,
             listener,
@@ -312,6 +329,8 @@ pub struct Application {
     tap: Option<mpsc::Receiver<Firing>>,
     /// Keeps the runner's unused firing input open in that mode.
     idle_firings: Option<mpsc::Sender<Firing>>,
+    event_streams: http::EventStreamLimits,
+    header_timeout: Option<Duration>,
     _watcher: FileWatcher,
 }
 
@@ -328,6 +347,8 @@ impl Application {
             clock_synchronized: Box::new(kernel_clock_synchronized),
             cli_token: true,
             firings_to_caller: false,
+            event_streams: http::EventStreamLimits::default(),
+            header_timeout: None,
         }
     }
 
@@ -373,6 +394,8 @@ impl Application {
             // Kept, not dropped: a closed channel would look like an end to either task.
             tap: _tap,
             idle_firings,
+            event_streams,
+            header_timeout,
             _watcher,
         } = self;
         let mut scheduler = scheduler.spawn();
@@ -433,10 +456,14 @@ impl Application {
             sim_control,
             access,
             readiness,
+            event_streams,
         );
         // Measured now that everything long-lived is open, so the reserve covers only what a
         // ring opens later (docs/robustness.md).
-        let limits = http::ConnectionLimits::for_this_process();
+        let mut limits = http::ConnectionLimits::for_this_process();
+        if let Some(timeout) = header_timeout {
+            limits.header_timeout = timeout;
+        }
         let outcome = tokio::select! {
             served = http::serve_with_limits(listener, app, limits, shutdown) => served.map_err(anyhow::Error::from),
             ended = &mut scheduler => Err(anyhow::anyhow!("the scheduler stopped unexpectedly: {ended:?}")),

@@ -93,10 +93,20 @@ pub struct Plan {
     pub zone: Tz,
 }
 
+/// The next firing and the zone it is read in, announced when either changes (the page's
+/// event stream follows it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct NextFiring {
+    /// The zone alarm times are read in; empty until the scheduler first looked.
+    pub time_zone: String,
+    pub firing: Option<UpcomingFiring>,
+}
+
 /// Read access for the HTTP side.
 #[derive(Clone)]
 pub struct SchedulerHandle {
     view: Arc<ArcSwap<View>>,
+    next: watch::Receiver<NextFiring>,
     clock: SharedClock,
     plan: watch::Receiver<Option<Plan>>,
     pings: mpsc::Sender<oneshot::Sender<()>>,
@@ -127,6 +137,11 @@ impl SchedulerHandle {
         let (reply, answer) = oneshot::channel();
         let asked = async { self.pings.send(reply).await.is_ok() && answer.await.is_ok() };
         tokio::time::timeout(within, asked).await.unwrap_or(false)
+    }
+
+    /// The next firing, marked changed only when it (or the zone) changes.
+    pub fn subscribe_next(&self) -> watch::Receiver<NextFiring> {
+        self.next.clone()
     }
 
     /// The next `count` occurrences for `config` as the scheduler sees them now.
@@ -177,6 +192,7 @@ pub struct Scheduler {
     firings: mpsc::Sender<Firing>,
     clock_synchronized: Box<dyn Fn() -> Option<bool> + Send + Sync>,
     view: Arc<ArcSwap<View>>,
+    next: watch::Sender<NextFiring>,
     events: VecDeque<ScheduleEvent>,
     /// As last reported, so each alarm is logged once when it breaks and once when it heals.
     broken: Vec<BrokenAlarm>,
@@ -220,8 +236,10 @@ impl Scheduler {
         let (plan, plan_rx) = watch::channel(None);
         // One ping at a time is all the watchdog sends.
         let (pings_tx, pings) = mpsc::channel(1);
+        let (next, next_seen) = watch::channel(NextFiring::default());
         let handle = SchedulerHandle {
             view: view.clone(),
+            next: next_seen,
             clock: clock.clone(),
             plan: plan_rx,
             pings: pings_tx,
@@ -234,6 +252,7 @@ impl Scheduler {
             firings,
             clock_synchronized,
             view,
+            next,
             events: VecDeque::new(),
             broken: Vec::new(),
             plan,
@@ -337,11 +356,22 @@ impl Scheduler {
                 "clock not synchronized: alarms ring by the system clock, which may be wrong"
                     .to_owned()
             });
+        let next_firing = NextFiring {
+            time_zone: zone.name().to_owned(),
+            firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+        };
+        self.next.send_if_modified(|old| {
+            let changed = *old != next_firing;
+            if changed {
+                *old = next_firing.clone();
+            }
+            changed
+        });
         self.view.store(Arc::new(View {
             status: SchedulerStatus {
-                time_zone: zone.name().to_owned(),
+                time_zone: next_firing.time_zone,
                 time_zone_source: zone_source.to_owned(),
-                next_firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+                next_firing: next_firing.firing,
                 clock_synchronized: synchronized,
                 clock_warning,
                 broken_alarms: self.broken.clone(),
