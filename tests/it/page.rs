@@ -2,6 +2,10 @@
 //! the guard's headers, unknown paths, the page open while the API behind it asks for a login,
 //! the first-load byte budget, and the string catalogue against what the scripts use.
 
+// The page in a real headless Chromium (issue 17): the tests in `tests/it/page/`.
+mod alarms;
+mod site;
+
 use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
