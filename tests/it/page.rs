@@ -4,6 +4,7 @@
 
 // The page in a real headless Chromium (issue 17): the tests in `tests/it/page/`.
 mod alarms;
+mod live;
 mod site;
 
 use std::collections::BTreeSet;

@@ -91,9 +91,11 @@ impl Site {
         self.daemon.url(path)
     }
 
-    /// A fresh browser at `preset` on the page, once the home screen lists the alarms.
+    /// A fresh browser at `preset` on the page, once the home screen lists the alarms; the
+    /// page's requests are recorded as it makes them (`calls`).
     pub async fn open(&self, preset: Preset) -> Result<Browser, BrowserError> {
         let browser = Browser::open(preset).await?;
+        record_calls(&browser).await?;
         browser.goto(&self.url("/")).await?;
         browser.wait_for(".alarms li").await?;
         Ok(browser)
@@ -183,17 +185,72 @@ pub async fn set_value(browser: &Browser, selector: &str, value: &str) -> TestRe
     Ok(())
 }
 
-/// Whether the element matching `selector` exists and is shown (not `hidden`, has a box).
+/// A script: whether the element matching `selector` exists and is shown (not `hidden`, has
+/// a box).
 pub fn shown(selector: &str) -> String {
+    format!("return {}", is_shown(selector))
+}
+
+/// A script: whether nothing matching `selector` is shown.
+pub fn gone(selector: &str) -> String {
+    format!("return !{}", is_shown(selector))
+}
+
+fn is_shown(selector: &str) -> String {
     format!(
-        "const el = document.querySelector({}); return !!el && el.getClientRects().length > 0",
+        "((el) => !!el && el.getClientRects().length > 0)(document.querySelector({}))",
         js(selector)
     )
 }
 
-/// The page's requests since it loaded, from Resource Timing: each URL and what started it
-/// (`fetch`, `script`, `link`, `other`...). A request shows once its answer is complete, so
-/// the open event stream is not among them.
+/// Records every request the page's scripts start, at the moment they start it: `fetch`,
+/// `XMLHttpRequest`, `EventSource`, `WebSocket`, `sendBeacon`. Runs before the page's own
+/// scripts on every document of the tab (DevTools, so the page's CSP does not apply to it).
+const RECORDER: &str = r#"(() => {
+  const log = [];
+  Object.defineProperty(window, "__e2eCalls", { value: log });
+  const url = (u) => new URL(String(u), location.href).href;
+  const fetch0 = window.fetch;
+  window.fetch = function (input, init) {
+    const request = input instanceof Request ? input : null;
+    const method = (init && init.method) || (request ? request.method : "GET");
+    log.push(`${method.toUpperCase()} ${url(request ? request.url : input)}`);
+    return fetch0.apply(this, arguments);
+  };
+  const open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, u) {
+    log.push(`${String(method).toUpperCase()} ${url(u)}`);
+    return open.apply(this, arguments);
+  };
+  window.EventSource = class extends window.EventSource {
+    constructor(u, options) { log.push(`EVENTSOURCE ${url(u)}`); super(u, options); }
+  };
+  window.WebSocket = class extends window.WebSocket {
+    constructor(u, protocols) { log.push(`WEBSOCKET ${url(u)}`); super(u, protocols); }
+  };
+  const beacon = navigator.sendBeacon?.bind(navigator);
+  if (beacon) navigator.sendBeacon = (u, data) => { log.push(`BEACON ${url(u)}`); return beacon(u, data); };
+})();"#;
+
+pub async fn record_calls(browser: &Browser) -> Result<(), BrowserError> {
+    browser
+        .cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": RECORDER }),
+        )
+        .await
+        .map(drop)
+}
+
+/// The requests the page's scripts started since the document loaded, in order, as
+/// `"METHOD URL"` (`EVENTSOURCE URL` for the event stream).
+pub async fn calls(browser: &Browser) -> Result<Vec<String>, BrowserError> {
+    let calls = browser.eval("return window.__e2eCalls || []").await?;
+    Ok(serde_json::from_value(calls).unwrap_or_default())
+}
+
+/// The page's requests that completed, from Resource Timing: each URL and what started it
+/// (`fetch`, `script`, `link`, `other`...): also the files, which `calls` does not see.
 pub async fn requests(browser: &Browser) -> Result<Vec<(String, String)>, BrowserError> {
     let entries = browser
         .eval(
@@ -201,19 +258,7 @@ pub async fn requests(browser: &Browser) -> Result<Vec<(String, String)>, Browse
                 .map((e) => [e.name, e.initiatorType])",
         )
         .await?;
-    Ok(entries
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|pair| {
-                    (
-                        pair[0].as_str().unwrap_or_default().to_owned(),
-                        pair[1].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(serde_json::from_value(entries).unwrap_or_default())
 }
 
 /// The checks every page test ends with, then the browser quits: every request the page made
