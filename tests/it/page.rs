@@ -6,6 +6,7 @@
 mod alarms;
 mod live;
 mod site;
+mod two_phones;
 
 use std::collections::BTreeSet;
 
