@@ -5,6 +5,8 @@
 // The page in a real headless Chromium (issue 17): the tests in `tests/it/page/`.
 mod alarms;
 mod live;
+mod login;
+mod offline;
 mod site;
 mod two_phones;
 
