@@ -8,6 +8,7 @@ mod live;
 mod login;
 mod offline;
 mod site;
+mod spotify;
 mod two_phones;
 
 use std::collections::BTreeSet;
