@@ -110,7 +110,7 @@ export function show(view, app) {
       return;
     }
     wizard.hidden = false;
-    const uri = h("input", { type: "text", readonly: true, value: REDIRECT_URI, class: "mono", onfocus: (e) => e.currentTarget.select() });
+    const uri = h("input", { type: "text", readonly: true, value: REDIRECT_URI, class: "mono", "aria-label": t("spotify.step1_redirect"), onfocus: (e) => e.currentTarget.select() });
     const copy = h("button", {
       type: "button",
       onclick: async () => {
