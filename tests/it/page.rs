@@ -3,6 +3,8 @@
 //! the first-load byte budget, and the string catalogue against what the scripts use.
 
 // The page in a real headless Chromium (issue 17): the tests in `tests/it/page/`.
+mod a11y;
+mod accessibility;
 mod alarms;
 mod live;
 mod login;

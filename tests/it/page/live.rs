@@ -54,6 +54,7 @@ async fn ringing_shows_and_goes_live_and_the_page_polls_nothing() -> TestResult 
         )
         .await?;
     assert_eq!(modal, json!([true, true]));
+    super::a11y::phone_screen(&browser, "the ringing screen").await?;
 
     // The title pulses, unless the phone asks for less motion.
     let animation =

@@ -31,6 +31,7 @@ async fn with_a_password_the_page_asks_for_it_and_logs_in_and_out() -> TestResul
         .eval("return document.activeElement.getAttribute('name')")
         .await?;
     assert_eq!(focused, "password", "the form takes the focus");
+    super::a11y::phone_screen(&browser, "the login form").await?;
 
     // A wrong password: said at the field, which is marked; still the form.
     browser.type_text("input[name=password]", "wrong").await?;

@@ -27,6 +27,7 @@ async fn the_wizard_links_the_account_from_a_pasted_address() -> TestResult {
         "http://127.0.0.1:8888/callback",
         "the exact redirect URI to register"
     );
+    super::a11y::phone_screen(&browser, "the Spotify wizard").await?;
 
     // Step 2: the client ID, saved to the config.
     browser
