@@ -9,6 +9,7 @@ mod alarms;
 mod live;
 mod login;
 mod offline;
+mod screenshots;
 mod site;
 mod spotify;
 mod two_phones;

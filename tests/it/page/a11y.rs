@@ -79,8 +79,38 @@ pub async fn touch_targets(browser: &Browser, screen: &str) -> TestResult {
     Ok(())
 }
 
-/// All three, for a screen at the phone preset.
+/// No value the scripts failed to put into words shows as text: `null`, `undefined`, `NaN`,
+/// `[object Object]`, an unfilled `{placeholder}` (DOM methods such as `replaceChildren`
+/// write a `null` argument as the text "null").
+pub async fn no_stray_values(browser: &Browser, screen: &str) -> TestResult {
+    let text = browser.eval("return document.body.innerText").await?;
+    let text = text.as_str().unwrap_or_default();
+    let stray = stray_words(text);
+    assert!(
+        stray.is_empty(),
+        "stray values on {screen}: {stray:?} in {text:?}"
+    );
+    Ok(())
+}
+
+/// The words of `text` that are stray values (see `no_stray_values`).
+fn stray_words(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || ",.;:·()".contains(c))
+        .filter(|word| ["null", "undefined", "NaN"].contains(word))
+        .map(String::from)
+        .collect();
+    for marker in ["[object ", "{"] {
+        if text.contains(marker) {
+            found.push(marker.to_owned());
+        }
+    }
+    found
+}
+
+/// All of them, for a screen at the phone preset.
 pub async fn phone_screen(browser: &Browser, screen: &str) -> TestResult {
+    no_stray_values(browser, screen).await?;
     axe(browser, screen).await?;
     labels(browser, screen).await?;
     touch_targets(browser, screen).await

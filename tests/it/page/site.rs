@@ -261,10 +261,12 @@ pub async fn requests(browser: &Browser) -> Result<Vec<(String, String)>, Browse
     Ok(serde_json::from_value(entries).unwrap_or_default())
 }
 
-/// The checks every page test ends with, then the browser quits: every request the page made
-/// went to the daemon's own origin, and the console holds no error except the failed loads
-/// the test provoked on purpose (`expected`: parts of the message, e.g. "status of 412").
+/// The checks every page test ends with, then the browser quits: the screen shows no stray
+/// value, every request the page made went to the daemon's own origin, and the console holds
+/// no error except the failed loads the test provoked on purpose (`expected`: parts of the
+/// message, e.g. "status of 412").
 pub async fn finish(browser: Browser, site_origin: &str, expected: &[&str]) -> TestResult {
+    super::a11y::no_stray_values(&browser, "the last screen").await?;
     let outside: Vec<String> = requests(&browser)
         .await?
         .into_iter()
