@@ -6,6 +6,7 @@
 mod a11y;
 mod accessibility;
 mod alarms;
+mod first_load;
 mod live;
 mod login;
 mod offline;
