@@ -2,6 +2,19 @@
 //! the guard's headers, unknown paths, the page open while the API behind it asks for a login,
 //! the first-load byte budget, and the string catalogue against what the scripts use.
 
+// The page in a real headless Chromium (issue 17): the tests in `tests/it/page/`.
+mod a11y;
+mod accessibility;
+mod alarms;
+mod first_load;
+mod live;
+mod login;
+mod offline;
+mod screenshots;
+mod site;
+mod spotify;
+mod two_phones;
+
 use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};

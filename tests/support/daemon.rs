@@ -112,6 +112,8 @@ pub struct DaemonBuilder {
     env: Vec<(OsString, OsString)>,
     /// Soft and hard RLIMIT_NOFILE for the daemon, set between fork and exec.
     open_files: Option<u64>,
+    /// Where it listens: port 0 unless a test restarts a daemon on the port it had.
+    listen: SocketAddr,
 }
 
 impl DaemonBuilder {
@@ -122,6 +124,12 @@ impl DaemonBuilder {
 
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Listens on `addr` instead of a free port (a restart on the port the page knows).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
         self
     }
 
@@ -153,7 +161,7 @@ impl DaemonBuilder {
             }
         }
         let mut child = command
-            .args(["run", "--listen", "127.0.0.1:0", "--config"])
+            .args(["run", "--listen", &self.listen.to_string(), "--config"])
             .arg(&self.config)
             .args(&self.args)
             .env_remove("STATE_DIRECTORY")
@@ -226,6 +234,7 @@ impl Daemon {
             args: Vec::new(),
             env: Vec::new(),
             open_files: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 

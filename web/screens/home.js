@@ -53,7 +53,7 @@ export function show(view, app) {
       h("p", { class: "eyebrow" }, t("home.next")),
       h("p", { class: "big-time" }, when(at)),
       h("p", { class: "in" }, inWords(left), firing.label ? ` · ${firing.label}` : ""),
-      away ? h("p", { class: "hint" }, t(away.from <= today ? "home.vacation_now" : "home.vacation_soon", { from: away.from, until: away.until })) : null);
+      away ? h("p", { class: "hint" }, t(away.from <= today ? "home.vacation_now" : "home.vacation_soon", { from: away.from, until: away.until })) : "");
     // Words change once a minute: wake at the next minute boundary, not more often.
     minuteTimer = setTimeout(renderNext, Math.max(1000, (left % 60000) + 50));
   }

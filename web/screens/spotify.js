@@ -43,7 +43,7 @@ export function show(view, app) {
         h("dt", {}, t("spotify.premium")), h("dd", { class: status.premium === false ? "bad" : "" }, premium),
         h("dt", {}, t("spotify.login_left")),
         h("dd", {}, status.days_left != null ? t("spotify.days_left", { d: status.days_left }) : t("spotify.days_unknown"))),
-      status.warning ? h("p", { class: "warning" }, status.warning) : null,
+      status.warning ? h("p", { class: "warning" }, status.warning) : "",
       h("p", { class: "hint" }, t("spotify.login_why")),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => { wizardOpen = true; renderWizard(); wizard.querySelector("h2").focus(); } }, t("spotify.link_again")),
@@ -64,7 +64,7 @@ export function show(view, app) {
   function renderDevices(list, error) {
     const button = h("button", { type: "button", onclick: (e) => busy(e.currentTarget, loadDevices) }, list ? t("spotify.devices_again") : t("spotify.devices_show"));
     devices.replaceChildren(h("h2", {}, t("spotify.devices")),
-      error ? h("p", { class: "error" }, error) : null,
+      error ? h("p", { class: "error" }, error) : "",
       list ? deviceList(list) : h("p", { class: "hint" }, t("spotify.devices_hint")),
       h("div", { class: "actions" }, button));
   }
@@ -111,7 +111,7 @@ export function show(view, app) {
     }
     wizard.hidden = false;
     const redirectUri = status.redirect_uri || DEFAULT_REDIRECT_URI;
-    const uri = h("input", { type: "text", readonly: true, value: redirectUri, class: "mono", onfocus: (e) => e.currentTarget.select() });
+    const uri = h("input", { type: "text", readonly: true, value: redirectUri, class: "mono", "aria-label": t("spotify.step1_redirect"), onfocus: (e) => e.currentTarget.select() });
     const copy = h("button", {
       type: "button",
       onclick: async () => {
