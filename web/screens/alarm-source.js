@@ -56,7 +56,7 @@ export function playlistPicker(source) {
     const shown = playlists.filter((p) => !words || `${p.name} ${p.owner || ""}`.toLowerCase().includes(words));
     select.replaceChildren(
       h("option", { value: "" }, shown.length ? t("playlists.choose", { n: shown.length }) : t("playlists.no_match")),
-      shown.map((p) => h("option", { value: p.uri }, optionWords(p))));
+      ...shown.map((p) => h("option", { value: p.uri }, optionWords(p))));
     select.value = shown.some((p) => p.uri === source.value.trim()) ? source.value.trim() : "";
   }
 
