@@ -10,7 +10,7 @@ use fantoccini::Locator;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::browser::{Browser, Preset};
+use crate::browser::{Browser, Preset, artifact_path};
 use crate::helpers::TestApp;
 use crate::playlists::setup;
 use crate::spotify_mock::{Endpoint, SpotifyMock};
@@ -106,6 +106,11 @@ async fn a_playlist_picked_on_the_phone_is_saved_as_the_alarms_source() -> TestR
             .await?,
         GENTLY
     );
+
+    // For a look at it when something seems off: target/tmp/browser/.
+    browser
+        .screenshot(&artifact_path("page-playlists-picked.png"))
+        .await?;
 
     browser.click("button[type=submit]").await?;
     browser.wait_for_text("#toast", "Alarm set for").await?;
