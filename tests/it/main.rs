@@ -20,6 +20,7 @@ mod helpers;
 mod link;
 mod openapi;
 mod page;
+mod page_playlists;
 mod playlists;
 mod readiness;
 mod readiness_auto;

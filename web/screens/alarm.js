@@ -1,9 +1,10 @@
 // Add or edit one alarm: time, repeat days (presets) or a one-shot date, label, what plays
-// (a pasted Spotify link; `sourcePicker` is where the playlist picker plugs in), the receiver,
+// (a pasted Spotify link, or one of the account's playlists: `alarm-source.js`), the receiver,
 // volumes, fade, shuffle, maximum ring time, snooze; "test it now"; delete with undo.
 // A stale save (412) or a change made elsewhere while editing shows both versions and lets
 // the user choose: what was typed is never thrown away.
 import * as api from "/api.js";
+import { playlistPicker } from "/screens/alarm-source.js";
 import { h, t, field, switchInput, clearErrors, showError, conflictPanel, toast, busy, confirmButton, clock, repeatWords, localParts, serverNow, DAY_SHORT } from "/ui.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -13,12 +14,6 @@ const PRESETS = [
   ["alarm.preset_every_day", DAYS],
   ["alarm.preset_once", []],
 ];
-
-// HOOK (playlists): another engineer adds GET /api/spotify/playlists. Return an element that
-// lets the user pick one and calls `choose(uri)`; `null` shows only the link field.
-export function sourcePicker(_choose) {
-  return null;
-}
 
 const blank = () => ({
   label: "", enabled: true, time: "07:00", repeat: ["mon", "tue", "wed", "thu", "fri"], date: null, skip_next: false,
@@ -88,7 +83,7 @@ export function show(view, app, id) {
     h("section", { class: "group" },
       h("h2", {}, t("alarm.what")),
       field(t("alarm.source"), source, { field: "ring.source", hint: t("alarm.source_hint") }),
-      sourcePicker((uri) => { source.value = uri; }),
+      playlistPicker(source),
       h("div", { class: "field", "data-field": "ring.device_name" },
         h("label", { for: (device.id = "alarm-device") }, t("alarm.device")),
         h("div", { class: "row" }, device, findDevices),
@@ -128,6 +123,7 @@ export function show(view, app, id) {
     label.value = alarm.label;
     enabled.checked = alarm.enabled;
     source.value = alarm.ring.source || "";
+    source.dispatchEvent(new Event("input"));
     setDevice(alarm.ring.device_id, alarm.ring.device_name);
     const setVolume = (v, value, fallback) => {
       v.own.checked = value != null;
