@@ -128,7 +128,7 @@ impl Listener {
                 .with_graceful_shutdown(stopped)
                 .await
             {
-                eprintln!("reveille: spotify: the listener on {addr} stopped: {e}");
+                eprintln!("reveille: spotify login: the listener on {addr} stopped: {e}");
             }
         });
         Ok(Listener {

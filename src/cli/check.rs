@@ -7,11 +7,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use chrono::{DateTime, FixedOffset, Utc};
 use reqwest::Method;
 use serde_json::Value;
 
 use super::EXIT_DEGRADED;
 use super::client::{DaemonClient, DaemonError, block_on};
+use super::status::next_alarm_line;
 use crate::store;
 
 pub(super) const EXIT_CODES: &str = "Exit codes: 0 ready (Spotify would play the next alarm), \
@@ -40,7 +42,7 @@ pub(super) fn check(url: &str, config: &Path, json: bool) -> ExitCode {
     let client = DaemonClient::new(url, config);
     let answer = block_on(async {
         client
-            .call_text(Method::POST, "/api/readiness/check", None)
+            .send(Method::POST, "/api/readiness/check", None)
             .await
             .map_err(|e| match e {
                 DaemonError::NotRunning(url) => {
@@ -51,8 +53,8 @@ pub(super) fn check(url: &str, config: &Path, json: bool) -> ExitCode {
                 _ => e.to_string(),
             })
     });
-    let text = match answer {
-        Ok(text) => text,
+    let (text, now) = match answer {
+        Ok(answer) => (answer.text.clone(), answer.now()),
         Err(message) => return super::fail("check", &message),
     };
     let readiness: Value = match serde_json::from_str(&text) {
@@ -64,7 +66,7 @@ pub(super) fn check(url: &str, config: &Path, json: bool) -> ExitCode {
         println!("{}", text.trim_end());
     } else {
         println!("{config_line}");
-        for line in describe(&readiness) {
+        for line in describe(&readiness, now) {
             println!("{line}");
         }
     }
@@ -80,9 +82,27 @@ fn exit_code(readiness: &Value) -> ExitCode {
     }
 }
 
-/// The state in words, the alarm it is about, then one line per problem.
-fn describe(readiness: &Value) -> Vec<String> {
-    let state = match readiness["state"].as_str().unwrap_or("unknown") {
+/// The state in words, the alarm it is about (in the zone of its local time, counted by the
+/// daemon's clock), then one line per problem.
+fn describe(readiness: &Value, now: DateTime<Utc>) -> Vec<String> {
+    let state = state_sentence(readiness["state"].as_str().unwrap_or("unknown"));
+    let next = &readiness["next_alarm"];
+    let offset = next["at_local"]
+        .as_str()
+        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+        .map_or(FixedOffset::east_opt(0).expect("0 is an offset"), |at| {
+            *at.offset()
+        });
+    let next = next_alarm_line(next, now, &offset);
+    [state, next]
+        .into_iter()
+        .chain(problem_lines(readiness))
+        .collect()
+}
+
+/// `ready: the next alarm will play on Spotify`, and so on (also for `reveille status`).
+pub(super) fn state_sentence(state: &str) -> String {
+    match state {
         "ready" => "ready: the next alarm will play on Spotify".to_owned(),
         "degraded" => {
             "degraded: the next alarm will not play on Spotify; the local sound or the buzzer rings instead"
@@ -90,21 +110,19 @@ fn describe(readiness: &Value) -> Vec<String> {
         }
         "broken" => "broken: nothing would sound at the next alarm".to_owned(),
         other => format!("{other}: the daemon's answer is not one this command knows"),
-    };
-    let next = &readiness["next_alarm"];
-    let next = match (next["label"].as_str(), next["at_local"].as_str()) {
-        (Some(label), Some(at)) => format!("next alarm: {label} at {at}"),
-        _ => "next alarm: none set".to_owned(),
-    };
+    }
+}
+
+/// `error: the receiver "Bedroom" is not online…`, one per problem.
+pub(super) fn problem_lines(readiness: &Value) -> impl Iterator<Item = String> + '_ {
     let problems = readiness["problems"].as_array().into_iter().flatten();
-    let problems = problems.map(|p| {
+    problems.map(|p| {
         format!(
             "{}: {}",
             p["severity"].as_str().unwrap_or("problem"),
             p["message"].as_str().unwrap_or_default()
         )
-    });
-    [state, next].into_iter().chain(problems).collect()
+    })
 }
 
 #[cfg(test)]
@@ -119,6 +137,7 @@ mod tests {
                 "state": state,
                 "checked_at": "2026-11-23T12:00:00Z",
                 "next_alarm": {"alarm_id": "wake", "label": "Wake up",
+                               "at_utc": "2026-11-24T06:00:00Z",
                                "at_local": "2026-11-24T07:00:00+01:00"},
                 "problems": [
                     {"check": "spotify_device", "severity": "error", "message": "the receiver is gone"},
@@ -132,14 +151,22 @@ mod tests {
         assert_eq!(exit_code(&answer("sideways")), ExitCode::FAILURE);
         assert_eq!(exit_code(&json!({})), ExitCode::FAILURE);
 
-        let lines = describe(&answer("degraded"));
+        let now = "2026-11-23T22:48:00Z".parse().unwrap();
+        let lines = describe(&answer("degraded"), now);
         assert!(lines[0].starts_with("degraded: "), "{lines:?}");
-        assert_eq!(lines[1], "next alarm: Wake up at 2026-11-24T07:00:00+01:00");
+        // 07:00 in its own offset (+01:00), tomorrow there.
+        assert_eq!(
+            lines[1],
+            "next alarm: Wake up (wake), tomorrow 07:00, in 7 h 12 min"
+        );
         assert_eq!(
             lines[2..],
             ["error: the receiver is gone", "info: no buzzer"]
         );
-        let none = describe(&json!({"state": "ready", "next_alarm": null, "problems": []}));
+        let none = describe(
+            &json!({"state": "ready", "next_alarm": null, "problems": []}),
+            now,
+        );
         assert_eq!(
             none,
             [

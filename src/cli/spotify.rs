@@ -1,9 +1,10 @@
-//! `reveille spotify login|unlink`. Login asks the daemon to start a login
+//! `reveille spotify login|logout|status`. Login asks the daemon to start a login
 //! (`POST /api/spotify/link`), prints the link, and then takes the address the browser ended
 //! on from whichever comes first: the loopback listener on the redirect address
 //! ([`super::callback`], when the browser runs on the Pi or comes through an SSH tunnel) or a
 //! line pasted on stdin. That address goes to `POST /api/spotify/link/complete`; the daemon
-//! does the exchange and keeps the tokens. This command never sees a token.
+//! does the exchange and keeps the tokens. This command never sees a token. `logout` (alias
+//! `unlink`) is `DELETE /api/spotify/link`; `status` reads `GET /api/spotify/link`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,21 +24,84 @@ const LOGIN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 const PROMPT: &str = "Address the browser ended on: ";
 
+/// How errors name this command: `reveille: spotify login: …`.
+const LOGIN: &str = "spotify login";
+
 pub(super) fn spotify(action: SpotifyAction, url: &str, config: &Path) -> ExitCode {
     let client = DaemonClient::new(url, config);
-    let result = block_on(async {
-        match action {
-            SpotifyAction::Unlink => {
+    let (command, result) = match action {
+        SpotifyAction::Logout => (
+            "spotify logout",
+            block_on(async {
                 let done = client
                     .call(Method::DELETE, "/api/spotify/link", None)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(done["message"].as_str().unwrap_or("unlinked").to_owned())
+            }),
+        ),
+        SpotifyAction::Status { json } => (
+            "spotify status",
+            block_on(async {
+                let text = client
+                    .call_text(Method::GET, "/api/spotify/link", None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if json {
+                    return Ok(text.trim_end().to_owned());
+                }
+                let link: Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("the daemon's answer is not JSON: {e}"))?;
+                Ok(describe(&link).join("\n"))
+            }),
+        ),
+        SpotifyAction::Login => (LOGIN, block_on(login(&client))),
+    };
+    super::finish(command, result)
+}
+
+/// `reveille spotify status`: one `key: value` line each.
+fn describe(link: &Value) -> Vec<String> {
+    let text = |key: &str| link[key].as_str().map(str::to_owned);
+    let mut lines = Vec::new();
+    if link["linked"] == true {
+        lines.push("linked: yes".to_owned());
+        let name = text("display_name").unwrap_or_else(|| "(no name)".into());
+        let product = text("product").unwrap_or_else(|| "plan unknown".into());
+        lines.push(format!("account: {name} ({product})"));
+        lines.push(match link["premium"].as_bool() {
+            Some(true) => "premium: yes".to_owned(),
+            Some(false) => {
+                "premium: no (Spotify plays only for Premium: the local sound rings instead)"
+                    .to_owned()
             }
-            SpotifyAction::Login => login(&client).await,
-        }
-    });
-    super::finish("spotify", result)
+            None => "premium: unknown".to_owned(),
+        });
+        let ends = text("login_expires_at")
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| format!(" (link again before {})", t.format("%-d %b %Y")))
+            .unwrap_or_default();
+        lines.push(match link["days_left"].as_i64() {
+            Some(days) => format!("days left: {days}{ends}"),
+            None => "days left: unknown (the login's age is not known)".to_owned(),
+        });
+    } else if link["client_id_set"] == false {
+        lines.push(
+            "linked: no: set spotify.client_id in the config first (docs/spotify.md), then run \
+             reveille spotify login"
+                .to_owned(),
+        );
+    } else {
+        lines.push("linked: no: run reveille spotify login".to_owned());
+    }
+    lines.push(format!(
+        "redirect URI: {}",
+        text("redirect_uri").unwrap_or_else(|| "?".into())
+    ));
+    if let Some(warning) = text("warning") {
+        lines.push(format!("warning: {warning}"));
+    }
+    lines
 }
 
 async fn login(client: &DaemonClient) -> Result<String, String> {
@@ -64,7 +128,7 @@ async fn login(client: &DaemonClient) -> Result<String, String> {
     let listener = match Listener::bind(&redirect_uri, &state).await {
         Ok(listener) => Some(listener),
         Err(e) => {
-            eprintln!("reveille: spotify: {e}");
+            eprintln!("reveille: {LOGIN}: {e}");
             None
         }
     };
@@ -165,7 +229,7 @@ async fn wait_for_address(
                 }
                 match complete(line.trim()).await {
                     Err(e) if matches!(e.code(), Some("bad_redirect_url" | "unknown_login")) => {
-                        eprintln!("reveille: spotify: {e}");
+                        eprintln!("reveille: {LOGIN}: {e}");
                         eprint!("{PROMPT}");
                     }
                     result => break result.map_err(|e| e.to_string()),
@@ -259,6 +323,7 @@ mod tests {
                     status: 400,
                     code: "bad_redirect_url".into(),
                     message: "paste the whole address".into(),
+                    field: None,
                 })
             }
         })
@@ -274,6 +339,7 @@ mod tests {
                 status: 410,
                 code: "login_expired".into(),
                 message: "this login expired".into(),
+                field: None,
             })
         })
         .await;

@@ -11,12 +11,14 @@
 mod alarm;
 mod document;
 mod owner;
+mod readiness;
 mod validate;
 
 pub use alarm::{Alarm, Day, RingSettings, ScheduleSettings, SpotifySource, TimeOfDay, Vacation};
 pub(crate) use document::syntax_error;
 pub use document::{DocumentError, FieldError, deserialize_strict, parse_document, parse_value};
 pub use owner::{OWNER_ONLY, fill_owner_settings, keep_owner_settings, owner_only_change};
+pub use readiness::{ReadinessSettings, WebhookFormat, WebhookSettings};
 pub use validate::validate;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,8 @@ pub struct Config {
     pub volume: VolumeSettings,
     pub hardware: HardwareSettings,
     pub web: WebSettings,
+    /// The automatic "will it ring?" check.
+    pub readiness: ReadinessSettings,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             volume: VolumeSettings::default(),
             hardware: HardwareSettings::default(),
             web: WebSettings::default(),
+            readiness: ReadinessSettings::default(),
         }
     }
 }
@@ -407,6 +412,7 @@ mod tests {
         let hw = &config.hardware;
         assert!(hw.amplifier.is_some() && hw.encoder.is_some() && hw.buzzer.is_some());
         assert!(!hw.buttons.is_empty());
+        assert!(config.readiness.repair_command.is_some());
         assert_eq!(config.alarms.len(), 2);
         assert!(config.schedule.vacation.is_some());
         // The pasted link was normalized to a URI.

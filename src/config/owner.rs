@@ -3,7 +3,9 @@
 //!
 //! They decide which program the daemon runs (`fallback.command`), which file it plays
 //! (`fallback.sound_file`), where the Spotify tokens are sent (`spotify.*_base_url`), which GPIO
-//! lines it drives (`hardware`), and which host names the API answers to (`web.allowed_hosts`).
+//! lines it drives (`hardware`), which host names the API answers to (`web.allowed_hosts`),
+//! which program runs before an alarm (`readiness.repair_command`) and where the check's
+//! result is sent (`readiness.webhook`).
 //! The owner sets them by editing the config file on the Pi (or through the environment, for
 //! test-only overrides); the HTTP layer refuses any write that would change one
 //! (`docs/decisions.md` says why they stay in the same file). Pure: no IO.
@@ -19,6 +21,8 @@ pub const OWNER_ONLY: &[&str] = &[
     "spotify.accounts_base_url",
     "hardware",
     "web.allowed_hosts",
+    "readiness.repair_command",
+    "readiness.webhook",
 ];
 
 /// The first owner-only field that differs between `old` and `new`, as a dotted path down to
@@ -38,6 +42,8 @@ pub fn keep_owner_settings(from: &Config, into: &mut Config) {
     into.spotify.accounts_base_url = from.spotify.accounts_base_url.clone();
     into.hardware = from.hardware.clone();
     into.web.allowed_hosts = from.web.allowed_hosts.clone();
+    into.readiness.repair_command = from.readiness.repair_command.clone();
+    into.readiness.webhook = from.readiness.webhook.clone();
 }
 
 /// For a whole document sent over HTTP (`PUT`): every owner-only field the body leaves out
@@ -128,9 +134,13 @@ mod tests {
 
     #[test]
     fn each_owner_only_field_is_named_down_to_the_leaf() {
-        let old = wired();
+        let mut old = wired();
+        old.readiness.webhook = Some(crate::config::WebhookSettings {
+            url: "https://ntfy.sh/topic".into(),
+            format: crate::config::WebhookFormat::Json,
+        });
         type Change = (fn(&mut Config), &'static str);
-        let changes: [Change; 7] = [
+        let changes: [Change; 10] = [
             (
                 |c| c.fallback.command = vec!["/bin/sh".into()],
                 "fallback.command",
@@ -152,6 +162,18 @@ mod tests {
             (
                 |c| c.web.allowed_hosts = vec!["x".into()],
                 "web.allowed_hosts",
+            ),
+            (
+                |c| c.readiness.repair_command = Some(vec!["/bin/sh".into()]),
+                "readiness.repair_command",
+            ),
+            (|c| c.readiness.webhook = None, "readiness.webhook"),
+            (
+                |c| {
+                    let hook = c.readiness.webhook.as_mut().unwrap();
+                    hook.url = "https://evil.example".into();
+                },
+                "readiness.webhook.url",
             ),
         ];
         for (change, field) in changes {
@@ -175,6 +197,7 @@ mod tests {
         new.volume.ceiling_percent = 40;
         new.spotify.device_name = Some("Kitchen".into());
         new.web.title = "Bedroom".into();
+        new.readiness.before_minutes = 30;
         assert_eq!(owner_only_change(&old, &new), None);
     }
 

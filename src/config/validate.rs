@@ -147,6 +147,7 @@ pub fn validate(config: &Config) -> Result<(), FieldError> {
         ));
     }
     allowed_hosts(&config.web.allowed_hosts)?;
+    super::readiness::validate(&config.readiness)?;
     Ok(())
 }
 

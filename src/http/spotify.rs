@@ -2,7 +2,8 @@
 //! ID, see `player::link`), see whether one is linked and for how long, and unlink it. These
 //! are user actions behind the usual guard. No answer carries a token: the handlers only pass
 //! on the flow's own answer types, which have no token field. `/api/spotify/devices` lists the
-//! account's receivers so the user can see which one the alarm would use.
+//! account's receivers so the user can see which one the alarm would use. Linking and
+//! unlinking drop the playlists kept in memory (`http::playlists`).
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -84,18 +85,22 @@ pub async fn complete_link(
     let settings = app.store.snapshot().config.spotify.clone();
     let account = linker(&app)
         .complete(&settings, &complete.redirect_url)
-        .await
-        .map_err(|e| {
-            tracing::warn!(code = e.code(), "linking Spotify failed: {e}");
-            refused(e)
-        })?;
+        .await;
+    // Another login (or none, after a refusal): the playlists kept belong to the old one.
+    app.playlists.forget();
+    let account = account.map_err(|e| {
+        tracing::warn!(code = e.code(), "linking Spotify failed: {e}");
+        refused(e)
+    })?;
     Ok(Json(account))
 }
 
 #[utoipa::path(delete, path = "/api/spotify/link", tag = "spotify",
     responses((status = 200, description = "The tokens are deleted (or there were none)", body = Unlinked)))]
 pub async fn unlink(State(app): State<AppState>) -> Result<Json<Unlinked>, ApiError> {
-    linker(&app).unlink().await.map(Json).map_err(refused)
+    let unlinked = linker(&app).unlink().await;
+    app.playlists.forget();
+    unlinked.map(Json).map_err(refused)
 }
 
 /// A Spotify Connect receiver, as `GET /api/spotify/devices` lists it.
@@ -119,11 +124,13 @@ pub struct DeviceList {
     pub configured_visible: bool,
 }
 
-fn spotify_refused(error: SpotifyError) -> ApiError {
+pub(super) fn spotify_refused(error: SpotifyError) -> ApiError {
     let (status, code) = match &error {
         SpotifyError::NotLinked => (StatusCode::CONFLICT, "not_linked"),
         SpotifyError::NoClientId => (StatusCode::CONFLICT, "no_client_id"),
-        SpotifyError::Unauthorized(_) => (StatusCode::CONFLICT, "link_again"),
+        SpotifyError::Unauthorized(_) | SpotifyError::InsufficientScope => {
+            (StatusCode::CONFLICT, "link_again")
+        }
         SpotifyError::NotAllowed => (StatusCode::FORBIDDEN, "not_allowed"),
         SpotifyError::PremiumRequired => (StatusCode::FORBIDDEN, "premium_required"),
         SpotifyError::RateLimited(_) | SpotifyError::RateLimitedPastDeadline(_) => {
@@ -157,12 +164,15 @@ pub async fn devices(State(app): State<AppState>) -> Result<Json<DeviceList>, Ap
         });
     }
     let settings = app.store.snapshot().config.spotify.clone();
-    let listed = list_devices(&settings, app.store.files().dir())
-        .await
-        .map_err(|e| {
-            tracing::info!("listing the Spotify receivers failed: {e}");
-            spotify_refused(e)
-        })?;
+    // Not beside a check: two players refreshing at once would spend each other's token.
+    let listed = {
+        let _one = app.readiness.exclusive().await;
+        list_devices(&settings, app.store.files().dir()).await
+    }
+    .map_err(|e| {
+        tracing::info!("listing the Spotify receivers failed: {e}");
+        spotify_refused(e)
+    })?;
     let devices: Vec<DeviceEntry> = listed
         .into_iter()
         .map(|d| DeviceEntry {

@@ -52,7 +52,8 @@ pub struct Status {
     /// Connections held and recent connection pressure; `null` when not served by
     /// `http::serve` (tests that call the router directly).
     pub http: Option<HttpStatus>,
-    /// The last "will it ring?" check (`/api/readiness`); `null` until one ran.
+    /// The last "will it ring?" check (`/api/readiness`), automatic or asked for, with when
+    /// the next automatic one runs; `null` until one ran.
     pub readiness: Option<Readiness>,
 }
 
@@ -113,7 +114,7 @@ pub async fn status(
             password_set: app.access.password_set(),
         },
         http: connections.map(|Extension(stats)| stats.status()),
-        readiness: app.readiness.last().map(|r| r.as_ref().clone()),
+        readiness: app.readiness.answer(),
     })
 }
 

@@ -25,6 +25,10 @@ pub enum SpotifyError {
     /// 401 once: the caller refreshes and retries once.
     #[error("the Spotify access token expired")]
     TokenExpired,
+    /// 401/403 about a scope: the login was made before the daemon asked for this permission.
+    /// A refresh keeps the scopes, so only a new login helps.
+    #[error("the Spotify login lacks a permission this needs: link Spotify again")]
+    InsufficientScope,
     #[error("Spotify Premium is needed to control playback")]
     PremiumRequired,
     #[error(
@@ -75,6 +79,7 @@ impl SpotifyError {
             SpotifyError::NotLinked
                 | SpotifyError::NoClientId
                 | SpotifyError::Unauthorized(_)
+                | SpotifyError::InsufficientScope
                 | SpotifyError::PremiumRequired
                 | SpotifyError::NotAllowed
                 | SpotifyError::VolumeNotSet(_)
@@ -105,7 +110,10 @@ impl SpotifyError {
     /// Classifies an HTTP error answer from the Web API.
     pub fn from_status(status: u16, retry_after: Option<&str>, body: &str) -> SpotifyError {
         let (message, reason) = parse_error_body(body);
+        let lowered = message.to_ascii_lowercase();
+        let about_scope = lowered.contains("scope") || lowered.contains("permissions missing");
         match status {
+            401 | 403 if about_scope => SpotifyError::InsufficientScope,
             401 => SpotifyError::TokenExpired,
             403 if reason == "PREMIUM_REQUIRED" || message.contains("Premium") => {
                 SpotifyError::PremiumRequired
@@ -249,6 +257,18 @@ mod tests {
             (
                 403,
                 None,
+                body("Insufficient client scope", ""),
+                SpotifyError::InsufficientScope,
+            ),
+            (
+                401,
+                None,
+                body("Permissions missing", ""),
+                SpotifyError::InsufficientScope,
+            ),
+            (
+                403,
+                None,
                 body(
                     "Player command failed: Premium required",
                     "PREMIUM_REQUIRED",
@@ -303,6 +323,7 @@ mod tests {
             );
         }
         assert!(SpotifyError::PremiumRequired.is_permanent());
+        assert!(SpotifyError::InsufficientScope.is_permanent());
         assert!(!SpotifyError::Restricted.is_permanent());
         assert!(!SpotifyError::DeviceNotFound(String::new()).is_permanent());
     }

@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
 use super::error::{SpotifyError, classify};
+use super::playlists::{PAGE_LIMIT, PlaylistPage, parse_page};
 use super::tokens::{StoredToken, TokenFile};
 use crate::config::{SpotifySettings, SpotifySource};
 
@@ -144,6 +145,35 @@ impl SpotifyPlayer {
             .into_iter()
             .filter_map(|d| serde_json::from_value(d).ok())
             .collect())
+    }
+
+    /// One page of the user's own playlists, from `offset` (see `player::playlists`).
+    pub async fn playlists(&self, offset: u32) -> Result<PlaylistPage, SpotifyError> {
+        let (limit, offset_text) = (PAGE_LIMIT.to_string(), offset.to_string());
+        let body = self
+            .call(|p| {
+                let mut query = Query::new();
+                query.insert("limit", limit.as_str());
+                query.insert("offset", offset_text.as_str());
+                async move { p.client.api_get("me/playlists", &query).await }
+            })
+            .await?;
+        parse_page(&body, offset).map_err(|e| unreadable("playlist list", &e))
+    }
+
+    /// The account's plan now (`product` of `GET /me`: `premium`, `free`, ...); `None` when
+    /// Spotify leaves it out (it does without the `user-read-private` scope).
+    pub async fn product(&self) -> Result<Option<String>, SpotifyError> {
+        let body = self
+            .call(|p| async move { p.client.api_get("me", &Query::new()).await })
+            .await?;
+        #[derive(Deserialize)]
+        struct Me {
+            #[serde(default)]
+            product: Option<String>,
+        }
+        let me: Me = serde_json::from_str(&body).map_err(|e| unreadable("account", &e))?;
+        Ok(me.product)
     }
 
     /// `None` when nothing is active (204).

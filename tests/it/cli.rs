@@ -18,10 +18,10 @@ use crate::ring::Rig;
 use crate::spotify_mock::{Endpoint, MockDevice};
 
 /// A bound on each wait for the CLI, so a broken build fails instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(super) const PATIENCE: Duration = Duration::from_secs(30);
 const MISSING_PLAYER: &str = "reveille-test-no-such-player";
 
-fn cli(rig: &Rig, args: &[&str]) -> Command {
+pub(super) fn cli(rig: &Rig, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command
         .args(args)
@@ -35,19 +35,19 @@ fn cli(rig: &Rig, args: &[&str]) -> Command {
     command
 }
 
-async fn run(command: &mut Command) -> Output {
+pub(super) async fn run(command: &mut Command) -> Output {
     tokio::time::timeout(PATIENCE, command.stdin(Stdio::null()).output())
         .await
         .expect("the CLI ends")
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(super) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A port nothing listens on now.
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     probe.local_addr().unwrap().port()
 }
@@ -70,7 +70,11 @@ async fn check_says_ready_with_exit_0_and_json_is_the_daemons_answer() {
         "{stdout}"
     );
     assert!(lines[1].starts_with("ready: "), "{stdout}");
-    assert!(lines[2].starts_with("next alarm: Wake up at "), "{stdout}");
+    // "next alarm: Wake up (wake), tomorrow 07:00, in 7 h 12 min" (or today).
+    assert!(
+        lines[2].starts_with("next alarm: Wake up (wake), ") && lines[2].contains(" 07:00, in "),
+        "{stdout}"
+    );
 
     let out = run(&mut cli(&rig, &["check", "--json"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -349,7 +353,9 @@ async fn login_says_when_the_port_is_taken_and_takes_a_pasted_address() {
     let said: Vec<&str> = stderr.lines().filter(|l| l.contains("in use")).collect();
     assert_eq!(said.len(), 1, "{stderr}");
     assert!(
-        said[0].starts_with(&format!("reveille: spotify: 127.0.0.1:{port} is in use")),
+        said[0].starts_with(&format!(
+            "reveille: spotify login: 127.0.0.1:{port} is in use"
+        )),
         "{stderr}"
     );
     assert!(said[0].contains("paste the address instead"), "{stderr}");

@@ -40,8 +40,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("delete", "/api/spotify/link"),
     ("post", "/api/spotify/link/complete"),
     ("get", "/api/spotify/devices"),
+    ("get", "/api/spotify/playlists"),
     ("get", "/api/readiness"),
     ("post", "/api/readiness/check"),
+    ("get", "/api/events"),
 ];
 
 #[tokio::test]
@@ -86,7 +88,16 @@ async fn every_route_is_described_and_every_description_is_routed() {
                 .request(method.clone(), &path.replace("{id}", "nope"), None, None)
                 .await;
             let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            // An event stream never ends: its status and type are the answer.
+            let streaming = response
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t == "text/event-stream");
+            let body: Value = if streaming {
+                Value::Null
+            } else {
+                response.json().await.unwrap_or(Value::Null)
+            };
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
             // Routed paths answer "no alarm with id"; the fallback says "no such resource".
             assert!(
@@ -108,4 +119,63 @@ async fn every_route_is_described_and_every_description_is_routed() {
     for name in ["Config", "ErrorBody", "Status"] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
+
+    // The playlist picker: its answer field by field, its refusals, its parameter.
+    // Both sorted: the generator's order is not the struct's.
+    let fields = |schema: &str| -> (Vec<String>, Vec<String>) {
+        let schema = &schemas[schema];
+        let mut properties: Vec<String> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let required = schema["required"].as_array().unwrap().iter();
+        let mut required: Vec<String> = required.map(|r| r.as_str().unwrap().to_owned()).collect();
+        properties.sort();
+        required.sort();
+        (properties, required)
+    };
+    let (list, required) = fields("PlaylistList");
+    assert_eq!(
+        list,
+        [
+            "available",
+            "fetched_at",
+            "message",
+            "playlists",
+            "truncated"
+        ]
+    );
+    assert_eq!(
+        required,
+        ["available", "fetched_at", "playlists", "truncated"]
+    );
+    let (playlist, required) = fields("Playlist");
+    assert_eq!(
+        playlist,
+        ["image_url", "items_total", "name", "owner", "uri"]
+    );
+    assert_eq!(required, ["name", "uri"]);
+    let picker = &paths["/api/spotify/playlists"]["get"];
+    for status in ["200", "400", "403", "409", "429", "502"] {
+        assert!(picker["responses"].get(status).is_some(), "{status}");
+    }
+    assert!(
+        picker["responses"]["429"]["headers"]
+            .get("Retry-After")
+            .is_some()
+    );
+    assert_eq!(picker["parameters"][0]["name"], "refresh");
+    assert_eq!(picker["parameters"][0]["in"], "query");
+    // The readiness answer describes what it carries, and nothing internal.
+    let readiness = &schemas["Readiness"]["properties"];
+    for field in ["trigger", "next_check_at", "repair", "webhook"] {
+        assert!(readiness.get(field).is_some(), "Readiness.{field} missing");
+    }
+    assert!(readiness.get("receiver_missing").is_none());
+    assert_eq!(
+        schemas["Trigger"]["enum"],
+        serde_json::json!(["on_demand", "alarm_saved", "before_alarm"])
+    );
 }

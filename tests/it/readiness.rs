@@ -1,21 +1,22 @@
 //! "Will it ring?" (`/api/readiness`) and the receiver list (`/api/spotify/devices`) against
 //! the in-process Spotify mock: ready with a linked Premium account and its receiver online;
 //! degraded, with the sentence that says why, when the receiver is gone, nothing is linked,
-//! the account has no Premium, the login is about to end, or Spotify cannot be reached; broken
-//! when, on top, the local player is missing and there is no buzzer.
+//! the account has no Premium (asked live), the login is about to end, or Spotify cannot be
+//! reached; broken when, on top, the local player is missing and there is no buzzer. The
+//! automatic checks are in `readiness_auto.rs`.
 
 use chrono::{DateTime, Months, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{START, TestApp, error_body, spawn_app};
-use crate::spotify_mock::{MockDevice, SpotifyMock};
+use crate::spotify_mock::{Endpoint, Fault, MockDevice, SpotifyMock};
 
-const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
 const MISSING_PLAYER: &str = "reveille-test-no-such-player";
 
 /// The owner points the daemon at `api` and names the receiver "Bedroom" (id `dev-1`).
-async fn configure(app: &TestApp, mock: &SpotifyMock, api: String) {
+pub(crate) async fn configure(app: &TestApp, mock: &SpotifyMock, api: String) {
     let accounts = mock.accounts_url();
     app.store
         .transaction(None, move |config| {
@@ -33,7 +34,7 @@ async fn configure(app: &TestApp, mock: &SpotifyMock, api: String) {
 }
 
 /// A login as the linking flow saves it, made at `authorised_at` (the app's clock).
-fn link(app: &TestApp, mock: &SpotifyMock, product: &str, authorised_at: DateTime<Utc>) {
+pub(crate) fn link(app: &TestApp, mock: &SpotifyMock, product: &str, authorised_at: DateTime<Utc>) {
     let token = json!({
         "access_token": mock.access_token(),
         "refresh_token": mock.refresh_token(),
@@ -61,7 +62,7 @@ fn a_month_ago() -> DateTime<Utc> {
 
 /// The app and the mock with "Bedroom" online, configured and (unless `linked` is None)
 /// linked with that product.
-async fn setup(linked: Option<&str>) -> (TestApp, SpotifyMock) {
+pub(crate) async fn setup(linked: Option<&str>) -> (TestApp, SpotifyMock) {
     let app = spawn_app().await;
     let mock = SpotifyMock::start().await;
     mock.set_devices(vec![
@@ -75,7 +76,7 @@ async fn setup(linked: Option<&str>) -> (TestApp, SpotifyMock) {
     (app, mock)
 }
 
-async fn check(app: &TestApp) -> Value {
+pub(crate) async fn check(app: &TestApp) -> Value {
     let response = app
         .request(Method::POST, "/api/readiness/check", None, None)
         .await;
@@ -84,7 +85,7 @@ async fn check(app: &TestApp) -> Value {
 }
 
 /// The problems of one check, as (severity, message).
-fn problems(readiness: &Value, check: &str) -> Vec<(String, String)> {
+pub(crate) fn problems(readiness: &Value, check: &str) -> Vec<(String, String)> {
     readiness["problems"]
         .as_array()
         .unwrap()
@@ -99,7 +100,7 @@ fn problems(readiness: &Value, check: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn assert_error(readiness: &Value, check: &str, words: &str) {
+pub(crate) fn assert_error(readiness: &Value, check: &str, words: &str) {
     let found = problems(readiness, check);
     assert!(
         found.iter().any(|(s, m)| s == "error" && m.contains(words)),
@@ -108,7 +109,7 @@ fn assert_error(readiness: &Value, check: &str, words: &str) {
 }
 
 /// The test machine may lack `aplay`: the local sound is a program that surely exists.
-async fn local_player(app: &TestApp, program: &str) {
+pub(crate) async fn local_player(app: &TestApp, program: &str) {
     let program = program.to_owned();
     app.store
         .transaction(None, move |config| {
@@ -177,11 +178,42 @@ async fn no_link_degrades() {
 
 #[tokio::test]
 async fn no_premium_degrades() {
-    let (app, _mock) = setup(Some("free")).await;
+    let (app, mock) = setup(Some("free")).await;
+    mock.set_account("Mock Listener", "free");
     local_player(&app, "true").await;
     let readiness = check(&app).await;
     assert_eq!(readiness["state"], "degraded", "{readiness}");
     assert_error(&readiness, "spotify_premium", "has no Premium");
+}
+
+/// The plan is asked for at each check (`GET /me`), so a subscription that ended (or began)
+/// since linking counts; when Spotify does not answer, the plan saved at linking does.
+#[tokio::test]
+async fn premium_is_asked_live_with_the_saved_plan_as_fallback() {
+    let (app, mock) = setup(Some("premium")).await;
+    local_player(&app, "true").await;
+    mock.set_account("Mock Listener", "free");
+    let readiness = check(&app).await;
+    assert_eq!(readiness["state"], "degraded", "{readiness}");
+    assert_error(&readiness, "spotify_premium", "has no Premium");
+
+    link(&app, &mock, "free", a_month_ago());
+    mock.set_account("Mock Listener", "premium");
+    assert_eq!(check(&app).await["state"], "ready");
+
+    link(&app, &mock, "premium", a_month_ago());
+    mock.set_account("Mock Listener", "free");
+    mock.inject_forever(Endpoint::Me, Fault::server_error());
+    let readiness = check(&app).await;
+    assert_eq!(readiness["state"], "ready", "{readiness}");
+    assert!(
+        problems(&readiness, "spotify_premium").is_empty(),
+        "{readiness}"
+    );
+
+    let asked = mock.requests_to(Endpoint::Me);
+    assert_eq!(asked.len(), 3, "one GET /me per check");
+    mock.assert_all_valid();
 }
 
 #[tokio::test]

@@ -1,10 +1,12 @@
 //! Tests of the Spotify mock itself, over real HTTP, including that the OpenAPI validator
 //! accepts all of its legitimate traffic. This file has the helpers and the player behaviour;
 //! `spotify_mock/faults.rs` and `spotify_mock/tokens.rs` cover injected faults and the token
-//! flows, and `spotify_mock/validator.rs` shows the validator rejecting bad exchanges.
+//! flows, `spotify_mock/playlists.rs` the playlist pages, and `spotify_mock/validator.rs`
+//! shows the validator rejecting bad exchanges.
 
 mod faults;
 use crate::spotify_mock;
+mod playlists;
 mod tokens;
 mod validator;
 

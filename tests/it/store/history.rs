@@ -203,7 +203,8 @@ async fn a_file_edited_while_stopped_with_a_known_revision_gets_a_new_one() {
     drop(open(dir.path()));
     let text = fs::read_to_string(&path)
         .unwrap()
-        .replace("before", "edited");
+        // The quoted value only: `readiness.before_minutes` holds the word too.
+        .replace("\"before\"", "\"edited\"");
     fs::write(&path, text).unwrap();
     let store = open(dir.path());
     assert_eq!(store.snapshot().config.web.title, "edited");

@@ -61,7 +61,7 @@ pub(super) fn authorize(tokens: &mut Tokens, authorize_url: &str) -> Result<Stri
     }
     let state = param("state")?;
     tokens.serial += 1;
-    let code = format!("mock-code-{}", tokens.serial);
+    let code = super::secret("code", tokens.serial);
     tokens.grants.insert(
         code.clone(),
         Grant {

@@ -1,8 +1,8 @@
-//! An in-process fake of the Spotify Web API (`/v1/me/player*`) and of the accounts service
+//! An in-process fake of the Spotify Web API (`/v1/me/player*`, `/v1/me/playlists`) and of the accounts service
 //! (`POST /api/token`) for tests. This file owns the handle tests hold and the fake account's
-//! state: devices, player, tokens, injected faults and the log of every exchange; the values
-//! tests pass in and get back are in `types.rs`. `server.rs` turns HTTP into state changes
-//! (with `player.rs` and `accounts.rs`); `openapi.rs` (with `schema.rs` and `token_rules.rs`)
+//! state: devices, player, playlists, tokens, injected faults and the log of every exchange;
+//! the values tests pass in and get back are in `types.rs`. `server.rs` turns HTTP into state
+//! changes (with `player.rs`, `playlists.rs` and `accounts.rs`); `openapi.rs` (with `schema.rs` and `token_rules.rs`)
 //! checks the log against the vendored OpenAPI description. Nothing here sleeps or polls: waiting for a
 //! request is driven by a watch channel bumped on every recorded exchange.
 
@@ -11,12 +11,13 @@
 mod accounts;
 pub mod openapi;
 mod player;
+mod playlists;
 mod schema;
 mod server;
 mod token_rules;
 mod types;
 
-pub use types::{Endpoint, Fault, MockDevice, MockPlayer, RecordedRequest};
+pub use types::{Endpoint, Fault, MockDevice, MockPlayer, MockPlaylist, RecordedRequest};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -51,7 +52,12 @@ impl Shared {
 }
 
 struct State {
+    /// The mock's own Web API base (`http://127.0.0.1:PORT/v1`), for paging links.
+    api_base: String,
     devices: Vec<MockDevice>,
+    playlists: Vec<MockPlaylist>,
+    /// At most this many playlists per page, whatever `limit` asks.
+    playlist_page_cap: Option<u64>,
     player: MockPlayer,
     repeat_state: &'static str,
     /// Unix milliseconds of the last playback change (the `timestamp` field).
@@ -69,6 +75,8 @@ struct Tokens {
     refresh: String,
     /// Every access token ever issued: an old one is "expired", a never-issued one "invalid".
     issued_access: HashSet<String>,
+    /// Every refresh token ever issued, oldest first.
+    issued_refresh: Vec<String>,
     /// When set, only this authorization code is accepted.
     expected_code: Option<String>,
     used_codes: HashSet<String>,
@@ -89,6 +97,7 @@ impl State {
             access_expired: false,
             refresh: String::new(),
             issued_access: HashSet::new(),
+            issued_refresh: Vec::new(),
             expected_code: None,
             used_codes: HashSet::new(),
             grants: HashMap::new(),
@@ -98,7 +107,10 @@ impl State {
         };
         tokens.rotate();
         State {
+            api_base: String::new(),
             devices: Vec::new(),
+            playlists: Vec::new(),
+            playlist_page_cap: None,
             player: MockPlayer::default(),
             repeat_state: "off",
             changed_at_ms: 0,
@@ -136,11 +148,21 @@ impl Tokens {
     /// Issues a new access token and a new (single-use) refresh token.
     fn rotate(&mut self) {
         self.serial += 1;
-        self.access = format!("mock-access-{}", self.serial);
-        self.refresh = format!("mock-refresh-{}", self.serial);
+        self.access = secret("access", self.serial);
+        self.refresh = secret("refresh", self.serial);
         self.access_expired = false;
         self.issued_access.insert(self.access.clone());
+        self.issued_refresh.push(self.refresh.clone());
     }
+}
+
+/// `mock-KIND-SERIAL-` and 24 random letters and digits: recognisable in a failure message,
+/// and never found anywhere by accident (a scan for it cannot pass or fail by chance).
+pub(crate) fn secret(kind: &str, serial: u32) -> String {
+    let random: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(24)
+        .collect();
+    format!("mock-{kind}-{serial}-{random}")
 }
 
 impl SpotifyMock {
@@ -152,8 +174,10 @@ impl SpotifyMock {
             .local_addr()
             .expect("a bound listener has an address");
         let (recorded, _) = watch::channel(0);
+        let mut state = State::new();
+        state.api_base = format!("http://{addr}/v1");
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::new()),
+            state: Mutex::new(state),
             recorded,
         });
         let app = server::router(Arc::clone(&shared));
@@ -195,6 +219,22 @@ impl SpotifyMock {
 
     pub fn devices(&self) -> Vec<MockDevice> {
         self.shared.lock().devices.clone()
+    }
+
+    /// Replaces the account's playlists (in the order `GET /me/playlists` lists them).
+    pub fn set_playlists(&self, playlists: Vec<MockPlaylist>) {
+        self.shared.lock().playlists = playlists;
+    }
+
+    /// Pages hold at most `cap` playlists, fewer than a client's `limit` (`None`: as asked).
+    pub fn set_playlist_page_cap(&self, cap: Option<u64>) {
+        self.shared.lock().playlist_page_cap = cap;
+    }
+
+    /// Like an app in development mode that Spotify refuses the playlist listing: every
+    /// `GET /me/playlists` answers 403 until [`SpotifyMock::clear_faults`].
+    pub fn refuse_playlists_in_development_mode(&self) {
+        self.inject_forever(Endpoint::Playlists, Fault::development_mode());
     }
 
     pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
@@ -309,6 +349,27 @@ impl SpotifyMock {
         let mut state = self.shared.lock();
         state.tokens.display_name = display_name.to_owned();
         state.tokens.product = product.to_owned();
+    }
+
+    /// Every secret of the mock's accounts service so far: access and refresh tokens issued,
+    /// authorization codes issued, and the PKCE code verifiers clients sent. None of them may
+    /// ever appear in a daemon's answer or log.
+    pub fn secrets(&self) -> Vec<String> {
+        let state = self.shared.lock();
+        let tokens = &state.tokens;
+        let mut secrets: Vec<String> = tokens.issued_access.iter().cloned().collect();
+        secrets.extend(tokens.issued_refresh.iter().cloned());
+        secrets.extend(tokens.grants.keys().cloned());
+        secrets.extend(tokens.used_codes.iter().cloned());
+        let verifiers = state.requests.iter().filter_map(|r| {
+            let form = r.body.as_ref()?.as_object()?;
+            (r.endpoint == Some(Endpoint::Token)).then_some(())?;
+            form.get("code_verifier")?.as_str().map(str::to_owned)
+        });
+        secrets.extend(verifiers);
+        secrets.sort();
+        secrets.dedup();
+        secrets
     }
 
     /// One line per recorded exchange that does not match the OpenAPI description.

@@ -21,7 +21,9 @@ pub(super) fn respond(state: &mut State, endpoint: Endpoint, incoming: &Incoming
         Endpoint::Pause => pause(state, incoming),
         Endpoint::Volume => volume(state, incoming),
         Endpoint::Shuffle => shuffle(state, incoming),
-        Endpoint::Token | Endpoint::Me => Err(Reply::api_error(404, "Service not found", None)),
+        Endpoint::Token | Endpoint::Me | Endpoint::Playlists => {
+            Err(Reply::api_error(404, "Service not found", None))
+        }
     };
     result.unwrap_or_else(|reply| reply)
 }

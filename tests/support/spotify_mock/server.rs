@@ -1,5 +1,5 @@
 //! The mock's HTTP side: one axum fallback handler that routes by method and path, checks the
-//! bearer token, applies injected faults, hands the request to `player.rs` or `accounts.rs`,
+//! bearer token, applies injected faults, hands the request to `player.rs`, `playlists.rs` or `accounts.rs`,
 //! records the exchange and only then (after an injected delay) answers. It owns no state of
 //! its own and never holds the state lock across an `.await`.
 
@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{Endpoint, Fault, RecordedRequest, Shared, State, accounts, player};
+use super::{Endpoint, Fault, RecordedRequest, Shared, State, accounts, player, playlists};
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -99,6 +99,7 @@ fn endpoint_for(method: &Method, path: &str) -> Result<Endpoint, StatusCode> {
         ("PUT", "/v1/me/player/shuffle") => Endpoint::Shuffle,
         ("POST", "/api/token") => Endpoint::Token,
         ("GET", "/v1/me") => Endpoint::Me,
+        ("GET", "/v1/me/playlists") => Endpoint::Playlists,
         (
             _,
             "/v1/me/player/devices"
@@ -108,7 +109,8 @@ fn endpoint_for(method: &Method, path: &str) -> Result<Endpoint, StatusCode> {
             | "/v1/me/player/volume"
             | "/v1/me/player/shuffle"
             | "/api/token"
-            | "/v1/me",
+            | "/v1/me"
+            | "/v1/me/playlists",
         ) => return Err(StatusCode::METHOD_NOT_ALLOWED),
         _ => return Err(StatusCode::NOT_FOUND),
     };
@@ -229,6 +231,7 @@ fn respond(
     let reply = match endpoint {
         Endpoint::Token => accounts::token(state, authorization, incoming),
         Endpoint::Me => accounts::me(state),
+        Endpoint::Playlists => playlists::page(state, incoming),
         _ => match incoming.body {
             Body::Malformed => Reply::api_error(400, "Malformed json", None),
             _ => player::respond(state, endpoint, incoming),

@@ -54,6 +54,46 @@ impl MockDevice {
     }
 }
 
+/// One of the account's playlists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockPlaylist {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    /// `null` on the wire when `None` (the description allows it).
+    pub owner_name: Option<String>,
+    /// `items.total` (and the deprecated `tracks.total`); both left out when `None`.
+    pub items_total: Option<u64>,
+    /// (url, width and height), largest first as Spotify sends them.
+    pub images: Vec<(String, Option<u32>)>,
+}
+
+impl MockPlaylist {
+    /// Owned by the mock's account, 10 items, a 640 and a 60 pixel cover.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> MockPlaylist {
+        let id = id.into();
+        MockPlaylist {
+            images: vec![
+                (format!("https://mosaic.scdn.co/640/{id}"), Some(640)),
+                (format!("https://mosaic.scdn.co/60/{id}"), Some(60)),
+            ],
+            id,
+            name: name.into(),
+            owner_id: "mock-user".into(),
+            owner_name: Some("Mock Listener".into()),
+            items_total: Some(10),
+        }
+    }
+
+    /// What the description allows to be missing is missing: no owner name, count or image.
+    pub fn bare(mut self) -> MockPlaylist {
+        self.owner_name = None;
+        self.items_total = None;
+        self.images.clear();
+        self
+    }
+}
+
 /// The endpoints the mock serves; faults are queued per endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -67,6 +107,8 @@ pub enum Endpoint {
     Token,
     /// `GET /v1/me`, the account (linking reads its name and plan).
     Me,
+    /// `GET /v1/me/playlists`, the account's own and followed playlists.
+    Playlists,
 }
 
 /// A misbehaviour for one request (or every request, with `inject_forever`).
@@ -131,6 +173,17 @@ impl Fault {
 
     pub fn unauthorized() -> Fault {
         Fault::status(401, "The access token expired", None)
+    }
+
+    /// For [`Endpoint::Playlists`]: an app in development mode refused an endpoint (the
+    /// Web API gives no reason; the message is Spotify's generic one).
+    pub fn development_mode() -> Fault {
+        Fault::status(403, "Forbidden", None)
+    }
+
+    /// A login made before the scope the endpoint needs was asked for.
+    pub fn insufficient_scope() -> Fault {
+        Fault::status(403, "Insufficient client scope", None)
     }
 
     /// For [`Endpoint::Token`]: the refresh token is dead (revoked, or past its six months).

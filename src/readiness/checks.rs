@@ -1,114 +1,23 @@
-//! "Will it ring?": one check of everything the next alarm needs, answered before the morning
-//! rather than at it. A silently expired login or a receiver that is gone is how a Spotify
-//! alarm clock misses a morning, so the check looks at each path that can sound (Spotify, the
-//! local sound, the buzzer) and says in one plain sentence per problem what is wrong and what
-//! to do. The overall `state` says which path the alarm would take: `ready` (Spotify),
-//! `degraded` (the local sound or the buzzer instead) or `broken` (nothing audible).
-//!
-//! The check is bounded: the Spotify part (a refresh if due, then the device list) has
-//! [`SPOTIFY_BUDGET`] in all and each request [`CALL_TIMEOUT`], so the page asking never hangs.
-//! It never asks Spotify while an alarm runs: the ring sequence holds its own copy of the
-//! login, and a refresh here would spend the single-use refresh token it relies on.
+//! The check itself: each path that can sound, one problem per thing wrong. Reads what the
+//! daemon has (config, saved login, scheduler and runner status, hardware) and asks Spotify
+//! for the plan (`GET /me`) and the receivers, bounded; never runs programs and never posts
+//! anything (that is the automatic task's, before an alarm).
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 
+use super::Trigger;
+use super::{CALL_TIMEOUT, Check, Problem, Readiness, ReadinessState, SPOTIFY_BUDGET, Severity};
 use crate::config::{Config, SpotifySettings};
+use crate::hardware::HardwareView;
 use crate::player::fallback;
 use crate::player::link::{LinkStatus, Linker};
 use crate::player::{Device, SpotifyError, SpotifyPlayer, TokenFile};
-use crate::runner::RunnerState;
-use crate::scheduler::{SchedulerStatus, UpcomingFiring};
-
-/// Longest wait for one Spotify request during a check (shorter than the ring sequence's: a
-/// person is waiting for the answer).
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
-/// Longest wait for the whole Spotify part of a check.
-pub const SPOTIFY_BUDGET: Duration = Duration::from_secs(4);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReadinessState {
-    /// Spotify would play the alarm.
-    Ready,
-    /// Spotify would not: the local sound (or the buzzer) rings instead.
-    Degraded,
-    /// Neither Spotify, nor the local sound, nor a buzzer can sound.
-    Broken,
-}
-
-/// What a problem is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Check {
-    /// Linked, and the login still refreshable (it ends six months after linking).
-    SpotifyLogin,
-    SpotifyPremium,
-    /// The configured receiver is online now (by id, or found by name).
-    SpotifyDevice,
-    SpotifyReachable,
-    Clock,
-    LocalSound,
-    Buzzer,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// This path cannot sound now.
-    Error,
-    /// It works, but needs attention (soon).
-    Warning,
-    /// Worth knowing; nothing to fix.
-    Info,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub struct Problem {
-    pub check: Check,
-    pub severity: Severity,
-    /// One plain sentence: what is wrong and what to do.
-    pub message: String,
-}
-
-/// The answer of one check.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct Readiness {
-    pub state: ReadinessState,
-    pub checked_at: DateTime<Utc>,
-    /// The alarm this is about; `null` when none is set.
-    pub next_alarm: Option<UpcomingFiring>,
-    /// Empty when all is well.
-    pub problems: Vec<Problem>,
-}
-
-/// The last result, kept for `/api/status`, and one check at a time: two checks refreshing
-/// the login at once would each spend the other's single-use refresh token.
-#[derive(Default)]
-pub struct LastCheck {
-    last: ArcSwapOption<Readiness>,
-    running: tokio::sync::Mutex<()>,
-}
-
-impl LastCheck {
-    pub fn last(&self) -> Option<Arc<Readiness>> {
-        self.last.load_full()
-    }
-
-    /// Runs a check (waiting for one in progress) and keeps its result.
-    pub async fn run(&self, inputs: Inputs<'_>) -> Arc<Readiness> {
-        let _one = self.running.lock().await;
-        let result = Arc::new(check(inputs).await);
-        self.last.store(Some(Arc::clone(&result)));
-        result
-    }
-}
+use crate::runner::{RunnerHandle, RunnerState};
+use crate::schedule::Decision;
+use crate::scheduler::{SchedulerHandle, SchedulerStatus};
+use crate::store::ConfigStore;
 
 /// What a check reads; all of it the daemon already has.
 pub struct Inputs<'a> {
@@ -120,6 +29,49 @@ pub struct Inputs<'a> {
     /// Whether the buzzer's line is open (`None`: the daemon runs without GPIO).
     pub buzzer_open: Option<bool>,
     pub now: DateTime<Utc>,
+    pub trigger: Trigger,
+}
+
+/// Where a check's inputs come from: the daemon's handles, as HTTP and the automatic task
+/// both hold them.
+pub struct Sources<'a> {
+    pub store: &'a ConfigStore,
+    pub scheduler: &'a SchedulerHandle,
+    pub runner: &'a RunnerHandle,
+    pub hardware: Option<&'a HardwareView>,
+}
+
+impl Sources<'_> {
+    pub(super) async fn check(&self, trigger: Trigger) -> Readiness {
+        let snapshot = self.store.snapshot();
+        let config = &snapshot.config;
+        let runner = self.runner.status();
+        let buzzer_open = self.hardware.map(|h| {
+            let status = h.status(&config.hardware);
+            status.error.is_none() && !status.unavailable.iter().any(|u| u.device == "buzzer")
+        });
+        let clock = self.scheduler.clock();
+        let dir = self.store.files().dir();
+        // The next firing from this snapshot, not as the scheduler last published it: a check
+        // right after a save must not race the scheduler's own look at the change.
+        let mut scheduler = self.scheduler.status();
+        scheduler.next_firing = self
+            .scheduler
+            .upcoming(config, 16)
+            .into_iter()
+            .find(|f| f.decision == Decision::Ring);
+        check(Inputs {
+            config,
+            state_dir: dir,
+            linker: Linker::new(dir, clock.clone()),
+            scheduler,
+            runner: &runner.state,
+            buzzer_open,
+            now: clock.now(),
+            trigger,
+        })
+        .await
+    }
 }
 
 /// Whether `device` is the receiver the config names (its id, or its name, as the ring
@@ -133,25 +85,39 @@ pub fn is_configured(device: &Device, settings: &SpotifySettings) -> bool {
     by_id || by_name
 }
 
+/// A player over the saved login.
+fn open_player(
+    settings: &SpotifySettings,
+    state_dir: &Path,
+) -> Result<SpotifyPlayer, SpotifyError> {
+    let tokens = TokenFile::new(state_dir).map_err(|e| {
+        SpotifyError::Unexpected(format!("the saved Spotify login cannot be read: {e}"))
+    })?;
+    SpotifyPlayer::new(settings, tokens)
+}
+
 /// The device list, each request bounded by [`CALL_TIMEOUT`].
 pub async fn list_devices(
     settings: &SpotifySettings,
     state_dir: &Path,
 ) -> Result<Vec<Device>, SpotifyError> {
-    let tokens = TokenFile::new(state_dir).map_err(|e| {
-        SpotifyError::Unexpected(format!("the saved Spotify login cannot be read: {e}"))
-    })?;
-    let player = SpotifyPlayer::new(settings, tokens)?;
+    let player = open_player(settings, state_dir)?;
     // A refresh runs in its own task inside the player, so giving up here never loses a
     // rotated refresh token.
-    tokio::time::timeout(CALL_TIMEOUT, player.devices())
+    bounded(player.devices()).await
+}
+
+async fn bounded<T>(
+    call: impl Future<Output = Result<T, SpotifyError>>,
+) -> Result<T, SpotifyError> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
         .await
         .unwrap_or(Err(SpotifyError::Timeout))
 }
 
 pub async fn check(inputs: Inputs<'_>) -> Readiness {
     let mut problems = Vec::new();
-    let spotify_ok = spotify(&inputs, &mut problems).await;
+    let spotify = spotify(&inputs, &mut problems).await;
 
     if let Some(warning) = &inputs.scheduler.clock_warning {
         problems.push(problem(Check::Clock, Severity::Warning, warning));
@@ -202,7 +168,7 @@ pub async fn check(inputs: Inputs<'_>) -> Readiness {
         }
     };
 
-    let state = if spotify_ok {
+    let state = if spotify.ok {
         ReadinessState::Ready
     } else if local_ok || buzzer_ok {
         ReadinessState::Degraded
@@ -212,13 +178,29 @@ pub async fn check(inputs: Inputs<'_>) -> Readiness {
     Readiness {
         state,
         checked_at: inputs.now,
+        trigger: inputs.trigger,
+        next_check_at: None,
         next_alarm: inputs.scheduler.next_firing.clone(),
         problems,
+        repair: None,
+        webhook: None,
+        receiver_missing: spotify.receiver_missing,
     }
 }
 
-/// The Spotify checks; true when Spotify would play the alarm as far as can be told now.
-async fn spotify(inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> bool {
+struct SpotifyAnswer {
+    /// Spotify would play the alarm as far as can be told now.
+    ok: bool,
+    /// Spotify answered, and the receiver the alarm needs is not among the online ones.
+    receiver_missing: bool,
+}
+
+/// The Spotify checks.
+async fn spotify(inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> SpotifyAnswer {
+    let not_ok = SpotifyAnswer {
+        ok: false,
+        receiver_missing: false,
+    };
     let settings = &inputs.config.spotify;
     let status = match inputs.linker.status(settings) {
         Ok(status) => status,
@@ -229,47 +211,65 @@ async fn spotify(inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> bool {
                 Severity::Error,
                 "the saved Spotify login cannot be read: link Spotify again",
             ));
-            return false;
+            return not_ok;
         }
     };
-    let mut ok = login(&status, inputs.now, problems);
+    let login_ok = login(&status, inputs.now, problems);
     if !status.linked {
-        return false;
-    }
-    match status.premium {
-        Some(true) => {}
-        Some(false) => {
-            ok = false;
-            problems.push(problem(
-                Check::SpotifyPremium,
-                Severity::Error,
-                "this Spotify account has no Premium, which alarms need to control playback: the local sound rings instead",
-            ));
-        }
-        None => problems.push(problem(
-            Check::SpotifyPremium,
-            Severity::Warning,
-            "whether this Spotify account has Premium is not known: link Spotify again to check",
-        )),
+        return not_ok;
     }
     if !matches!(inputs.runner, RunnerState::Idle) {
+        let premium_ok = premium(status.premium, problems);
         problems.push(problem(
             Check::SpotifyDevice,
             Severity::Info,
             "an alarm or the sleep timer is running, so Spotify was not asked now: check again when it ends",
         ));
-        return ok;
+        return SpotifyAnswer {
+            ok: login_ok && premium_ok,
+            receiver_missing: false,
+        };
     }
-    let listed = tokio::time::timeout(SPOTIFY_BUDGET, list_devices(settings, inputs.state_dir))
-        .await
-        .unwrap_or(Err(SpotifyError::Timeout));
+    // One player for both requests: if the access token is due, they share one refresh.
+    let asked = tokio::time::timeout(SPOTIFY_BUDGET, async {
+        let player = open_player(settings, inputs.state_dir)?;
+        let (product, devices) = tokio::join!(bounded(player.product()), bounded(player.devices()));
+        Ok::<_, SpotifyError>((product, devices))
+    })
+    .await
+    .unwrap_or(Err(SpotifyError::Timeout));
+    let (product, listed) = match asked {
+        Ok(answers) => answers,
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
+    // Asked now, so a plan changed since linking counts; the saved one if Spotify did not say.
+    let live = match product {
+        Ok(Some(product)) => Some(product == "premium"),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::debug!("readiness: GET /me failed, using the plan saved at linking: {e}");
+            None
+        }
+    };
+    let premium_ok = premium(live.or(status.premium), problems);
+    let ok = login_ok && premium_ok;
     match listed {
-        Ok(devices) => device(settings, &devices, problems) && ok,
+        Ok(devices) => {
+            let online = device(settings, &devices, problems);
+            // Several online and none chosen is for the user to settle, not for a restart.
+            let named = settings.device_id.is_some() || settings.device_name.is_some();
+            let none_online = !devices.iter().any(|d| d.id.is_some());
+            SpotifyAnswer {
+                ok: online && ok,
+                receiver_missing: !online && (named || none_online),
+            }
+        }
         Err(e) => {
             let (check, severity) = match &e {
                 SpotifyError::NotLinked
                 | SpotifyError::NoClientId
                 | SpotifyError::Unauthorized(_)
+                | SpotifyError::InsufficientScope
                 | SpotifyError::NotAllowed => (Check::SpotifyLogin, Severity::Error),
                 SpotifyError::PremiumRequired => (Check::SpotifyPremium, Severity::Error),
                 // Spotify answered: it is there, only busy; the alarm's start waits it out.
@@ -285,7 +285,33 @@ async fn spotify(inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> bool {
                 _ => format!("{e}: the receiver could not be checked"),
             };
             problems.push(problem(check, severity, &message));
-            ok && severity != Severity::Error
+            SpotifyAnswer {
+                ok: ok && severity != Severity::Error,
+                receiver_missing: false,
+            }
+        }
+    }
+}
+
+/// `Some(true)`: Premium; `None`: not known (a hand-written token, and `/me` did not say).
+fn premium(premium: Option<bool>, problems: &mut Vec<Problem>) -> bool {
+    match premium {
+        Some(true) => true,
+        Some(false) => {
+            problems.push(problem(
+                Check::SpotifyPremium,
+                Severity::Error,
+                "this Spotify account has no Premium, which alarms need to control playback: the local sound rings instead",
+            ));
+            false
+        }
+        None => {
+            problems.push(problem(
+                Check::SpotifyPremium,
+                Severity::Warning,
+                "whether this Spotify account has Premium is not known: link Spotify again to check",
+            ));
+            true
         }
     }
 }
@@ -317,6 +343,11 @@ fn login(status: &LinkStatus, now: DateTime<Utc>, problems: &mut Vec<Problem>) -
         }
         (None, _) => true,
     }
+}
+
+/// Whether the receiver the alarm would use is online among `devices`, quietly.
+pub(super) fn receiver_online(settings: &SpotifySettings, devices: &[Device]) -> bool {
+    device(settings, devices, &mut Vec::new())
 }
 
 /// Whether the receiver the alarm would use is online now.
