@@ -35,9 +35,11 @@ pub const FORMAT_VERSION: u32 = 1;
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Format version of the document; this build understands only `1`.
+    #[schema(minimum = 1, maximum = 1)]
     pub version: u32,
     /// IANA time zone name (e.g. `Europe/Berlin`) alarms are set in; `null` means the system's.
     pub time_zone: Option<String>,
+    #[schema(max_items = 64)]
     pub alarms: Vec<Alarm>,
     pub schedule: ScheduleSettings,
     pub spotify: SpotifySettings,
@@ -71,21 +73,27 @@ impl Default for Config {
 #[serde(deny_unknown_fields, default)]
 pub struct SpotifySettings {
     /// Client ID of the user's own Spotify app (32 hex characters); `null` until linked.
+    #[schema(pattern = r"^[0-9A-Fa-f]{32}$")]
     pub client_id: Option<String>,
     /// Port of the loopback redirect URI `http://127.0.0.1:{port}/callback` that linking
     /// registers with Spotify and `reveille spotify login` listens on.
+    #[schema(minimum = 1, maximum = 65535)]
     pub redirect_port: u32,
     /// Receiver device id as the Web API reports it; tried first.
+    #[schema(max_length = 128)]
     pub device_id: Option<String>,
     /// Receiver name; used to find the device again when its id is stale.
+    #[schema(max_length = 128)]
     pub device_name: Option<String>,
     /// Hard deadline for Spotify to confirm playback before the local fallback rings.
+    #[schema(minimum = 5, maximum = 120)]
     pub start_deadline_seconds: u32,
     /// Web API base URL; `null` means Spotify's. For tests, demos and proxies.
     pub api_base_url: Option<String>,
     /// Accounts service base URL; `null` means Spotify's.
     pub accounts_base_url: Option<String>,
     /// While an alarm plays, how often the daemon checks that Spotify still plays.
+    #[schema(minimum = 1, maximum = 300)]
     pub playback_check_seconds: u32,
 }
 
@@ -128,12 +136,16 @@ impl Default for FallbackSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct VolumeSettings {
     /// Volume an alarm starts at, before the fade.
+    #[schema(minimum = 0, maximum = 100)]
     pub start_percent: u32,
     /// Volume the fade ends at.
+    #[schema(minimum = 0, maximum = 100)]
     pub target_percent: u32,
     /// Length of the fade-in.
+    #[schema(minimum = 0, maximum = 3600)]
     pub fade_seconds: u32,
     /// Hard ceiling applied to every path that sets volume (knob, API, fade).
+    #[schema(minimum = 1, maximum = 100)]
     pub ceiling_percent: u32,
     /// A lower ceiling for part of the day (e.g. the night); `null` for none.
     pub night: Option<NightCeiling>,
@@ -144,10 +156,9 @@ pub struct VolumeSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NightCeiling {
-    #[schema(value_type = String, example = "22:00")]
     pub from: TimeOfDay,
-    #[schema(value_type = String, example = "07:00")]
     pub until: TimeOfDay,
+    #[schema(minimum = 1, maximum = 100)]
     pub ceiling_percent: u32,
 }
 
@@ -306,7 +317,8 @@ pub struct I2cVolume {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebSettings {
-    /// Shown as the page title.
+    /// Shown as the page title: 1 to 64 characters, not blank.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub title: String,
     pub time_format: TimeFormat,
     pub theme: Theme,

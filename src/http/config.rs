@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::error::{ApiError, ErrorBody};
+use super::schemas::ConfigPatch;
 use super::{AppState, BODY_LIMIT, etag};
 use crate::config::{Config, fill_owner_settings, parse_value};
 use crate::store::Snapshot;
@@ -34,7 +35,7 @@ pub async fn get_config(State(app): State<AppState>) -> Response {
     responses(
         (status = 200, description = "Saved", body = Config,
             headers(("ETag" = String, description = "The new revision"))),
-        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Not JSON (`malformed_json`), or a malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 403, description = "Would change an owner-only setting", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -63,13 +64,13 @@ pub async fn put_config(
 
 #[utoipa::path(
     patch, path = "/api/config", tag = "config",
-    request_body(content = Object, content_type = "application/merge-patch+json",
+    request_body(content = ConfigPatch, content_type = "application/merge-patch+json",
         description = "A JSON merge patch (RFC 7396); `null` resets a field to its default"),
     params(("If-Match" = Option<String>, Header, description = "The revision the change is based on (optional)")),
     responses(
         (status = 200, description = "Saved", body = Config,
             headers(("ETag" = String, description = "The new revision"))),
-        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Not JSON (`malformed_json`), or a malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 403, description = "Would change an owner-only setting", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
