@@ -195,13 +195,10 @@ fn merge_patch<T: ToSchema>(sections: &[&str]) -> RefOr<Schema> {
             .unwrap_or_default();
         if let Some(properties) = schema["properties"].as_object_mut() {
             for (name, property) in properties.iter_mut() {
-                let section = property
-                    .get("$ref")
-                    .and_then(Value::as_str)
-                    .and_then(|target| target.strip_prefix("#/components/schemas/"))
-                    .filter(|name| sections.contains(name));
-                if let Some(section) = section {
-                    *property = json!({"$ref": format!("#/components/schemas/{section}Patch")});
+                patch_sections(property, sections);
+                // Leaving a field out of a patch keeps it; it does not take the default.
+                if let Some(fields) = property.as_object_mut() {
+                    fields.remove("default");
                 }
                 if !required.contains(&Value::from(name.as_str())) {
                     nullable(property);
@@ -216,6 +213,34 @@ fn merge_patch<T: ToSchema>(sections: &[&str]) -> RefOr<Schema> {
     })
 }
 
+/// Points a reference to one of `sections` (plain, or the one item of a `oneOf` or `allOf`,
+/// as utoipa writes a field with a default) at that section's patch.
+fn patch_sections(property: &mut Value, sections: &[&str]) {
+    let references: Vec<&mut Value> = if property.get("$ref").is_some() {
+        vec![property]
+    } else {
+        property
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|fields| fields.iter_mut())
+            .filter(|(key, _)| *key == "oneOf" || *key == "allOf")
+            .filter_map(|(_, items)| items.as_array_mut())
+            .flatten()
+            .collect()
+    };
+    for reference in references {
+        let section = reference
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|target| target.strip_prefix("#/components/schemas/"))
+            .filter(|name| sections.contains(name))
+            .map(str::to_owned);
+        if let Some(section) = section {
+            reference["$ref"] = format!("#/components/schemas/{section}Patch").into();
+        }
+    }
+}
+
 /// `property`, also allowing `null`.
 fn nullable(property: &mut Value) {
     let has_null = |v: &Value| v == "null" || v.get("type").is_some_and(|t| t == "null");
@@ -226,17 +251,11 @@ fn nullable(property: &mut Value) {
         }
         Some(Value::Array(types)) if !types.iter().any(has_null) => types.push("null".into()),
         Some(_) => {}
-        None => {
-            let already = ["oneOf", "anyOf"].iter().any(|key| {
-                property
-                    .get(key)
-                    .and_then(Value::as_array)
-                    .is_some_and(|items| items.iter().any(has_null))
-            });
-            if !already {
-                *property = json!({"oneOf": [{"type": "null"}, property.take()]});
-            }
-        }
+        None => match property.get_mut("oneOf").and_then(Value::as_array_mut) {
+            Some(items) if items.iter().any(has_null) => {}
+            Some(items) => items.push(json!({"type": "null"})),
+            None => *property = json!({"oneOf": [property.take(), {"type": "null"}]}),
+        },
     }
 }
 
@@ -280,17 +299,15 @@ mod tests {
         assert_eq!(patch["additionalProperties"], false);
         let properties = &patch["properties"];
         // `time` has no default: null would delete it.
-        assert_eq!(properties["time"]["type"], "string");
+        assert_eq!(properties["time"]["$ref"], "#/components/schemas/TimeOfDay");
         assert_eq!(properties["enabled"]["type"], json!(["boolean", "null"]));
-        assert_eq!(
-            properties["ring"]["oneOf"][1]["$ref"],
-            "#/components/schemas/RingSettingsPatch"
-        );
+        let ring = json!({"oneOf": [
+            {"$ref": "#/components/schemas/RingSettingsPatch"}, {"type": "null"}]});
+        assert_eq!(properties["ring"], ring);
         let config = json::<ConfigPatch>();
-        assert_eq!(
-            config["properties"]["volume"]["oneOf"][1]["$ref"],
-            "#/components/schemas/VolumeSettingsPatch"
-        );
+        let volume = json!({"oneOf": [
+            {"$ref": "#/components/schemas/VolumeSettingsPatch"}, {"type": "null"}]});
+        assert_eq!(config["properties"]["volume"], volume);
         assert_eq!(
             config["properties"]["alarms"]["type"],
             json!(["array", "null"])

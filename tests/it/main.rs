@@ -15,6 +15,7 @@ mod concurrency;
 mod config_api;
 mod external_edits;
 mod far_future;
+mod fuzz_findings;
 mod helpers;
 mod link;
 mod openapi;
