@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Months;
 use serde::Deserialize;
 
-use super::config::{if_match, json_body};
+use super::config::{if_match, json_body, removes_nothing_unknown};
 use super::error::{ApiError, ErrorBody, PathText};
 use super::schemas::{AlarmPatch, AlarmReplacement, NewAlarm};
 use super::{AppState, BODY_LIMIT, etag};
@@ -185,6 +185,7 @@ pub async fn patch_alarm(
     }
     replace(&app, expected, id, move |old| {
         let mut value = serde_json::to_value(old).expect("an alarm serializes");
+        removes_nothing_unknown(&patch, &value, "")?;
         json_patch::merge(&mut value, &patch);
         deserialize_strict(&value)
     })

@@ -11,7 +11,12 @@ async fn a_repeated_or_undecodable_count_is_a_json_bad_query() {
     let app = spawn_app().await;
     for query in ["count=1&count=2", "count=%FF", "count=", "count=51"] {
         let response = app
-            .request(Method::GET, &format!("/api/alarms/upcoming?{query}"), None, None)
+            .request(
+                Method::GET,
+                &format!("/api/alarms/upcoming?{query}"),
+                None,
+                None,
+            )
             .await;
         assert_eq!(
             response.headers()["content-type"],
@@ -72,7 +77,12 @@ async fn skip_next_takes_a_null_body_like_an_empty_one() {
     assert_eq!(skipped.json::<Value>().await.unwrap()["skip_next"], true);
     // An object is still read strictly.
     let unknown = app
-        .request(Method::POST, &path, None, Some(br#"{"skip": true}"#.to_vec()))
+        .request(
+            Method::POST,
+            &path,
+            None,
+            Some(br#"{"skip": true}"#.to_vec()),
+        )
         .await;
     error_body(unknown, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field").await;
 }
@@ -100,4 +110,56 @@ async fn the_described_example_alarm_can_be_created_without_its_id() {
     let alarm: Value = created.json().await.unwrap();
     assert_eq!(alarm["time"], example["time"]);
     assert_eq!(alarm["ring"]["source"], example["ring"]["source"]);
+}
+
+#[tokio::test]
+async fn a_merge_patch_cannot_remove_a_field_that_does_not_exist() {
+    let app = spawn_app().await;
+    // `{"": null}` was accepted and changed nothing: a typo'd field went unnoticed.
+    let response = app.patch(&json!({"": null}), None).await;
+    error_body(response, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field").await;
+    let response = app
+        .patch(&json!({"schedule": {"vacaton": null}}), None)
+        .await;
+    let body = error_body(response, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field").await;
+    assert_eq!(body["error"]["field"], "schedule.vacaton");
+    // Removing a field that exists still resets it.
+    let response = app
+        .patch(&json!({"schedule": {"vacation": null}}), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let created = app
+        .request(
+            Method::POST,
+            "/api/alarms",
+            None,
+            Some(serde_json::to_vec(&json!({"time": "07:00"})).unwrap()),
+        )
+        .await;
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = |body: Value| {
+        let app = &app;
+        let path = format!("/api/alarms/{id}");
+        async move {
+            app.client
+                .patch(format!("{}{path}", app.base))
+                .header("Content-Type", "application/merge-patch+json")
+                .body(serde_json::to_vec(&body).unwrap())
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let response = patch(json!({"enabeld": null})).await;
+    let body = error_body(response, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field").await;
+    assert_eq!(body["error"]["field"], "enabeld");
+    let response = patch(json!({"ring": {"shufle": null}})).await;
+    let body = error_body(response, StatusCode::UNPROCESSABLE_ENTITY, "unknown_field").await;
+    assert_eq!(body["error"]["field"], "ring.shufle");
+    let response = patch(json!({"enabled": null, "label": "x"})).await;
+    assert_eq!(response.status(), StatusCode::OK);
 }

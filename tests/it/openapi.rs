@@ -184,12 +184,17 @@ async fn request_bodies_parameters_statuses_and_links_are_described() {
     let schemas = &spec["components"]["schemas"];
     let body_schema = |path: &str, method: &str, media: &str| {
         let body = &spec["paths"][path][method]["requestBody"]["content"][media]["schema"];
-        let name = body["$ref"].as_str().unwrap_or_else(|| panic!("{method} {path}: {body}"));
+        let name = body["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: {body}"));
         name.trim_start_matches("#/components/schemas/").to_owned()
     };
 
     // A new alarm: everything but the id, which the server assigns; nothing unknown.
-    assert_eq!(body_schema("/api/alarms", "post", "application/json"), "NewAlarm");
+    assert_eq!(
+        body_schema("/api/alarms", "post", "application/json"),
+        "NewAlarm"
+    );
     let new = &schemas["NewAlarm"];
     assert!(new["properties"].get("id").is_none());
     assert_eq!(new["required"], serde_json::json!(["time"]));
@@ -199,7 +204,10 @@ async fn request_bodies_parameters_statuses_and_links_are_described() {
         "AlarmReplacement"
     );
     let merge = "application/merge-patch+json";
-    assert_eq!(body_schema("/api/alarms/{id}", "patch", merge), "AlarmPatch");
+    assert_eq!(
+        body_schema("/api/alarms/{id}", "patch", merge),
+        "AlarmPatch"
+    );
     assert_eq!(body_schema("/api/config", "patch", merge), "ConfigPatch");
     // Validation's rules, as far as JSON Schema can say them.
     let time = &schemas["TimeOfDay"];
@@ -212,7 +220,10 @@ async fn request_bodies_parameters_statuses_and_links_are_described() {
     assert_eq!(alarm["repeat"]["items"]["$ref"], "#/components/schemas/Day");
     assert_eq!(alarm["label"]["maxLength"], 64);
     assert!(schemas["SpotifySource"]["pattern"].is_string());
-    assert_eq!(schemas["Volume"]["properties"]["volume_percent"]["maximum"], 100);
+    assert_eq!(
+        schemas["Volume"]["properties"]["volume_percent"]["maximum"],
+        100
+    );
 
     // Every reference resolves.
     let mut refs = Vec::new();
@@ -239,7 +250,10 @@ async fn request_bodies_parameters_statuses_and_links_are_described() {
             let parameters = operation["parameters"].as_array().into_iter().flatten();
             for parameter in parameters.filter(|p| p["name"] == "If-Match") {
                 assert_eq!(parameter["in"], "header");
-                assert!(parameter["schema"]["pattern"].is_string(), "{method} {path}");
+                assert!(
+                    parameter["schema"]["pattern"].is_string(),
+                    "{method} {path}"
+                );
                 assert!(has("400") && has("412"), "{method} {path}");
             }
         }
@@ -270,7 +284,13 @@ async fn request_bodies_parameters_statuses_and_links_are_described() {
             link["operationId"].as_str().unwrap()
         })
         .collect();
-    for target in ["get_alarm", "put_alarm", "patch_alarm", "delete_alarm", "skip_next"] {
+    for target in [
+        "get_alarm",
+        "put_alarm",
+        "patch_alarm",
+        "delete_alarm",
+        "skip_next",
+    ] {
         assert!(targets.contains(&target), "{target}: {targets:?}");
     }
     for target in targets {
