@@ -56,9 +56,18 @@ pub struct RingSettings {
     /// `null` resumes whatever the receiver played last.
     pub source: Option<SpotifySource>,
     /// Receiver to play on; `null` uses `spotify.device_id` / `spotify.device_name`.
-    #[schema(max_length = 128)]
+    /// Not blank (the pattern: a character that is not white space).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub device_id: Option<String>,
-    #[schema(max_length = 128)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub device_name: Option<String>,
     #[schema(minimum = 0, maximum = 100)]
     pub start_percent: Option<u32>,

@@ -80,10 +80,18 @@ pub struct SpotifySettings {
     #[schema(minimum = 1, maximum = 65535)]
     pub redirect_port: u32,
     /// Receiver device id as the Web API reports it; tried first.
-    #[schema(max_length = 128)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub device_id: Option<String>,
     /// Receiver name; used to find the device again when its id is stale.
-    #[schema(max_length = 128)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub device_name: Option<String>,
     /// Hard deadline for Spotify to confirm playback before the local fallback rings.
     #[schema(minimum = 5, maximum = 120)]
@@ -222,15 +230,18 @@ pub enum HardwareBackend {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmplifierPins {
+    #[schema(minimum = 2, maximum = 27)]
     pub pin: u8,
     /// The line is "on" when low (e.g. a mute input).
     #[serde(default)]
     pub active_low: bool,
     /// Wait after switching on before audio starts.
     #[serde(default = "default_settle_ms")]
+    #[schema(minimum = 0, maximum = 5000)]
     pub settle_ms: u32,
     /// Keep the amplifier on this long after playback stops.
     #[serde(default = "default_idle_off_seconds")]
+    #[schema(minimum = 0, maximum = 3600)]
     pub idle_off_seconds: u32,
     /// Switch the amplifier off while an alarm is snoozed (else it stays on until the stop).
     #[serde(default = "yes")]
@@ -245,12 +256,16 @@ fn yes() -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EncoderPins {
+    #[schema(minimum = 2, maximum = 27)]
     pub pin_a: u8,
+    #[schema(minimum = 2, maximum = 27)]
     pub pin_b: u8,
     #[serde(default)]
+    #[schema(minimum = 2, maximum = 27)]
     pub pin_switch: Option<u8>,
     /// Volume change per detent, in percent.
     #[serde(default = "default_step_percent")]
+    #[schema(minimum = 1, maximum = 25)]
     pub step_percent: u32,
     /// Fast turns move in larger steps.
     #[serde(default)]
@@ -261,6 +276,7 @@ pub struct EncoderPins {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonPins {
+    #[schema(minimum = 2, maximum = 27)]
     pub pin: u8,
     /// Internal pull resistor; with `up` the button connects the pin to ground.
     #[serde(default)]
@@ -271,6 +287,7 @@ pub struct ButtonPins {
     pub long_press: ButtonAction,
     /// A press held at least this long is a long press.
     #[serde(default = "default_long_press_ms")]
+    #[schema(minimum = 200, maximum = 10_000)]
     pub long_press_ms: u32,
 }
 
@@ -295,11 +312,13 @@ pub enum ButtonAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuzzerPins {
+    #[schema(minimum = 2, maximum = 27)]
     pub pin: u8,
     #[serde(default)]
     pub active_low: bool,
     /// Drive a tone with PWM at this frequency; `null` for an active buzzer (plain on/off).
     #[serde(default)]
+    #[schema(minimum = 100, maximum = 10_000)]
     pub tone_hz: Option<u32>,
 }
 
@@ -307,9 +326,12 @@ pub struct BuzzerPins {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct I2cVolume {
+    /// Only bus 1 (header pins 3 and 5).
     #[serde(default = "default_i2c_bus")]
+    #[schema(minimum = 1, maximum = 1)]
     pub bus: u8,
     #[serde(default = "default_i2c_address")]
+    #[schema(minimum = 0x08, maximum = 0x77)]
     pub address: u8,
 }
 
@@ -318,7 +340,11 @@ pub struct I2cVolume {
 #[serde(deny_unknown_fields, default)]
 pub struct WebSettings {
     /// Shown as the page title: 1 to 64 characters, not blank.
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub title: String,
     pub time_format: TimeFormat,
     pub theme: Theme,
