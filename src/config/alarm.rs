@@ -13,24 +13,29 @@ use utoipa::ToSchema;
 /// One alarm.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"id": "workdays", "label": "Work", "enabled": true, "time": "06:45",
+    "repeat": ["mon", "tue", "wed", "thu", "fri"], "date": null, "skip_next": false,
+    "ring": {"source": "spotify:playlist:37i9dQZF1DX0UrRvztWcAU", "target_percent": 50}}))]
 pub struct Alarm {
     /// Stable identifier, assigned by the server on creation (any unique name when written by
     /// hand: lowercase letters, digits and `-`).
+    #[schema(pattern = r"^[a-z0-9-]{1,32}$", example = "workdays")]
     pub id: String,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub label: String,
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Local time of day, `HH:MM` (24 h).
-    #[schema(value_type = String, example = "06:45")]
     pub time: TimeOfDay,
     /// Weekdays it repeats on (`mon` … `sun`); empty for a one-shot alarm.
     #[serde(default)]
-    #[schema(value_type = Vec<String>, example = json!(["mon", "tue", "wed", "thu", "fri"]))]
+    #[schema(max_items = 7, example = json!(["mon", "tue", "wed", "thu", "fri"]))]
     pub repeat: Vec<Day>,
-    /// The day of a one-shot alarm (`YYYY-MM-DD`); must be `null` when `repeat` is set.
+    /// The day of a one-shot alarm (`YYYY-MM-DD`, in the years 2000 to 2199 as
+    /// `validate::DATE_YEARS` says); must be `null` when `repeat` is set.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "2026-12-24")]
+    #[schema(value_type = Option<String>, format = Date, pattern = r"^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub date: Option<NaiveDate>,
     /// Skip exactly the next occurrence; cleared by the daemon once that occurrence has passed.
     #[serde(default)]
@@ -49,19 +54,35 @@ fn yes() -> bool {
 pub struct RingSettings {
     /// What plays: a `spotify:` URI or a pasted `open.spotify.com` link (stored as a URI);
     /// `null` resumes whatever the receiver played last.
-    #[schema(value_type = Option<String>, example = "spotify:playlist:37i9dQZF1DX0UrRvztWcAU")]
     pub source: Option<SpotifySource>,
     /// Receiver to play on; `null` uses `spotify.device_id` / `spotify.device_name`.
+    /// Not blank (the pattern: a character that is not white space).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub device_id: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub device_name: Option<String>,
+    #[schema(minimum = 0, maximum = 100)]
     pub start_percent: Option<u32>,
+    #[schema(minimum = 0, maximum = 100)]
     pub target_percent: Option<u32>,
+    #[schema(minimum = 0, maximum = 3600)]
     pub fade_seconds: Option<u32>,
     pub shuffle: bool,
     /// Stops by itself after this long.
+    #[schema(minimum = 1, maximum = 240)]
     pub max_ring_minutes: u32,
+    #[schema(minimum = 1, maximum = 60)]
     pub snooze_minutes: u32,
     /// Snoozes allowed; after that, snooze stops the alarm.
+    #[schema(minimum = 0, maximum = 20)]
     pub max_snoozes: u32,
 }
 
@@ -90,6 +111,7 @@ pub struct ScheduleSettings {
     pub vacation: Option<Vacation>,
     /// An alarm missed by at most this much (daemon down, clock stepped forward) still rings,
     /// at once; older ones are reported as missed instead.
+    #[schema(minimum = 0, maximum = 120)]
     pub catch_up_grace_minutes: u32,
     /// Trust the system clock without NTP synchronization (a Pi with a real-time clock).
     pub trust_clock: bool,
@@ -108,9 +130,9 @@ impl Default for ScheduleSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vacation {
-    #[schema(value_type = String, example = "2026-12-24")]
+    #[schema(value_type = String, format = Date, pattern = r"^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$", example = "2026-12-24")]
     pub from: NaiveDate,
-    #[schema(value_type = String, example = "2027-01-06")]
+    #[schema(value_type = String, format = Date, pattern = r"^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$", example = "2027-01-06")]
     pub until: NaiveDate,
 }
 
@@ -154,6 +176,21 @@ impl fmt::Display for TimeOfDay {
     }
 }
 
+/// `HH:MM`, 00:00 to 23:59, exactly as [`TimeOfDay::from_str`] reads it.
+const TIME_PATTERN: &str = "^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+impl utoipa::PartialSchema for TimeOfDay {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            "A local time of day, `HH:MM` (24 h).",
+            TIME_PATTERN,
+            "06:45",
+        )
+    }
+}
+
+impl ToSchema for TimeOfDay {}
+
 impl Serialize for TimeOfDay {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -169,7 +206,7 @@ impl<'de> Deserialize<'de> for TimeOfDay {
 }
 
 /// A weekday, written `mon` … `sun`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Day {
     Mon,
@@ -244,6 +281,42 @@ impl FromStr for SpotifySource {
         }
         Ok(SpotifySource(format!("spotify:{kind}:{id}")))
     }
+}
+
+/// What [`SpotifySource::from_str`] accepts, for the OpenAPI description: a URI, or an
+/// `open.spotify.com` link with an optional `intl-xx/` part, further path segments, a query
+/// or a fragment; surrounding white space (Rust's `White_Space`, as `trim` removes it).
+const SOURCE_PATTERN: &str = concat!(
+    r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*",
+    r"(spotify:(track|album|playlist|artist|show|episode):[A-Za-z0-9]{22}",
+    r"|(https?://)?open\.spotify\.com/+(intl-[^/?#]*/+)?(track|album|playlist|artist|show|episode)/+[A-Za-z0-9]{22}(/[^?#]*)?([?#][\s\S]*)?)",
+    r"[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+);
+
+impl utoipa::PartialSchema for SpotifySource {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema(
+            "What plays: a `spotify:` URI or a pasted `open.spotify.com` link (stored as a URI).",
+            SOURCE_PATTERN,
+            "spotify:playlist:37i9dQZF1DX0UrRvztWcAU",
+        )
+    }
+}
+
+impl ToSchema for SpotifySource {}
+
+fn string_schema(
+    description: &str,
+    pattern: &str,
+    example: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .pattern(Some(pattern))
+        .examples([example])
+        .into()
 }
 
 impl Serialize for SpotifySource {

@@ -35,9 +35,11 @@ pub const FORMAT_VERSION: u32 = 1;
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Format version of the document; this build understands only `1`.
+    #[schema(minimum = 1, maximum = 1)]
     pub version: u32,
     /// IANA time zone name (e.g. `Europe/Berlin`) alarms are set in; `null` means the system's.
     pub time_zone: Option<String>,
+    #[schema(max_items = 64)]
     pub alarms: Vec<Alarm>,
     pub schedule: ScheduleSettings,
     pub spotify: SpotifySettings,
@@ -71,21 +73,35 @@ impl Default for Config {
 #[serde(deny_unknown_fields, default)]
 pub struct SpotifySettings {
     /// Client ID of the user's own Spotify app (32 hex characters); `null` until linked.
+    #[schema(pattern = r"^[0-9A-Fa-f]{32}$")]
     pub client_id: Option<String>,
     /// Port of the loopback redirect URI `http://127.0.0.1:{port}/callback` that linking
     /// registers with Spotify and `reveille spotify login` listens on.
+    #[schema(minimum = 1, maximum = 65535)]
     pub redirect_port: u32,
     /// Receiver device id as the Web API reports it; tried first.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub device_id: Option<String>,
     /// Receiver name; used to find the device again when its id is stale.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub device_name: Option<String>,
     /// Hard deadline for Spotify to confirm playback before the local fallback rings.
+    #[schema(minimum = 5, maximum = 120)]
     pub start_deadline_seconds: u32,
     /// Web API base URL; `null` means Spotify's. For tests, demos and proxies.
     pub api_base_url: Option<String>,
     /// Accounts service base URL; `null` means Spotify's.
     pub accounts_base_url: Option<String>,
     /// While an alarm plays, how often the daemon checks that Spotify still plays.
+    #[schema(minimum = 1, maximum = 300)]
     pub playback_check_seconds: u32,
 }
 
@@ -128,12 +144,16 @@ impl Default for FallbackSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct VolumeSettings {
     /// Volume an alarm starts at, before the fade.
+    #[schema(minimum = 0, maximum = 100)]
     pub start_percent: u32,
     /// Volume the fade ends at.
+    #[schema(minimum = 0, maximum = 100)]
     pub target_percent: u32,
     /// Length of the fade-in.
+    #[schema(minimum = 0, maximum = 3600)]
     pub fade_seconds: u32,
     /// Hard ceiling applied to every path that sets volume (knob, API, fade).
+    #[schema(minimum = 1, maximum = 100)]
     pub ceiling_percent: u32,
     /// A lower ceiling for part of the day (e.g. the night); `null` for none.
     pub night: Option<NightCeiling>,
@@ -144,10 +164,9 @@ pub struct VolumeSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NightCeiling {
-    #[schema(value_type = String, example = "22:00")]
     pub from: TimeOfDay,
-    #[schema(value_type = String, example = "07:00")]
     pub until: TimeOfDay,
+    #[schema(minimum = 1, maximum = 100)]
     pub ceiling_percent: u32,
 }
 
@@ -211,15 +230,18 @@ pub enum HardwareBackend {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmplifierPins {
+    #[schema(minimum = 2, maximum = 27)]
     pub pin: u8,
     /// The line is "on" when low (e.g. a mute input).
     #[serde(default)]
     pub active_low: bool,
     /// Wait after switching on before audio starts.
     #[serde(default = "default_settle_ms")]
+    #[schema(minimum = 0, maximum = 5000)]
     pub settle_ms: u32,
     /// Keep the amplifier on this long after playback stops.
     #[serde(default = "default_idle_off_seconds")]
+    #[schema(minimum = 0, maximum = 3600)]
     pub idle_off_seconds: u32,
     /// Switch the amplifier off while an alarm is snoozed (else it stays on until the stop).
     #[serde(default = "yes")]
@@ -234,12 +256,16 @@ fn yes() -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EncoderPins {
+    #[schema(minimum = 2, maximum = 27)]
     pub pin_a: u8,
+    #[schema(minimum = 2, maximum = 27)]
     pub pin_b: u8,
     #[serde(default)]
+    #[schema(minimum = 2, maximum = 27)]
     pub pin_switch: Option<u8>,
     /// Volume change per detent, in percent.
     #[serde(default = "default_step_percent")]
+    #[schema(minimum = 1, maximum = 25)]
     pub step_percent: u32,
     /// Fast turns move in larger steps.
     #[serde(default)]
@@ -250,6 +276,7 @@ pub struct EncoderPins {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonPins {
+    #[schema(minimum = 2, maximum = 27)]
     pub pin: u8,
     /// Internal pull resistor; with `up` the button connects the pin to ground.
     #[serde(default)]
@@ -260,6 +287,7 @@ pub struct ButtonPins {
     pub long_press: ButtonAction,
     /// A press held at least this long is a long press.
     #[serde(default = "default_long_press_ms")]
+    #[schema(minimum = 200, maximum = 10_000)]
     pub long_press_ms: u32,
 }
 
@@ -284,11 +312,13 @@ pub enum ButtonAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuzzerPins {
+    #[schema(minimum = 2, maximum = 27)]
     pub pin: u8,
     #[serde(default)]
     pub active_low: bool,
     /// Drive a tone with PWM at this frequency; `null` for an active buzzer (plain on/off).
     #[serde(default)]
+    #[schema(minimum = 100, maximum = 10_000)]
     pub tone_hz: Option<u32>,
 }
 
@@ -296,9 +326,12 @@ pub struct BuzzerPins {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct I2cVolume {
+    /// Only bus 1 (header pins 3 and 5).
     #[serde(default = "default_i2c_bus")]
+    #[schema(minimum = 1, maximum = 1)]
     pub bus: u8,
     #[serde(default = "default_i2c_address")]
+    #[schema(minimum = 0x08, maximum = 0x77)]
     pub address: u8,
 }
 
@@ -306,7 +339,12 @@ pub struct I2cVolume {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebSettings {
-    /// Shown as the page title.
+    /// Shown as the page title: 1 to 64 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub title: String,
     pub time_format: TimeFormat,
     pub theme: Theme,

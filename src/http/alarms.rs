@@ -7,14 +7,16 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Months;
 use serde::Deserialize;
 
-use super::config::{if_match, json_body};
-use super::error::{ApiError, ErrorBody};
+use super::config::{if_match, json_body, removes_nothing_unknown};
+use super::error::{ApiError, ErrorBody, PathText};
+use super::schemas::{AlarmPatch, AlarmReplacement, NewAlarm};
 use super::{AppState, BODY_LIMIT, etag};
 use crate::config::{Alarm, Config, FieldError, deserialize_strict};
 use crate::schedule;
@@ -23,21 +25,35 @@ use crate::store::Snapshot;
 
 #[utoipa::path(get, path = "/api/alarms", tag = "alarms",
     responses((status = 200, description = "All alarms", body = Vec<Alarm>,
-        headers(("ETag" = String, description = "The config revision")))))]
+        headers(("ETag" = String, description = "The config revision")),
+        links(("GetFirstAlarm" = (operation_id = "get_alarm",
+            parameters(("id" = "$response.body#/0/id"))))))))]
 pub async fn list_alarms(State(app): State<AppState>) -> Response {
     let snapshot = app.store.snapshot();
     with_etag(&snapshot, Json(&snapshot.config.alarms)).into_response()
 }
 
 #[utoipa::path(post, path = "/api/alarms", tag = "alarms",
-    request_body(content = Object, description = "An alarm without `id` (the server assigns it)"),
+    request_body(content = NewAlarm, description = "An alarm without `id` (the server assigns it)"),
     params(("If-Match" = Option<String>, Header, description = "The config revision (optional)")),
     responses(
         (status = 201, description = "Created", body = Alarm,
-            headers(("Location" = String, description = "The new alarm's URL"), ("ETag" = String, description = "The new revision"))),
-        (status = 400, description = "Not JSON", body = ErrorBody),
+            headers(("Location" = String, description = "The new alarm's URL"), ("ETag" = String, description = "The new revision")),
+            links(
+                ("GetAlarm" = (operation_id = "get_alarm", parameters(("id" = "$response.body#/id")))),
+                ("PutAlarm" = (operation_id = "put_alarm", parameters(("id" = "$response.body#/id"),
+                    ("header.If-Match" = "$response.header.ETag")))),
+                ("PatchAlarm" = (operation_id = "patch_alarm", parameters(("id" = "$response.body#/id"),
+                    ("header.If-Match" = "$response.header.ETag")))),
+                ("SkipNext" = (operation_id = "skip_next", parameters(("id" = "$response.body#/id")))),
+                ("RingNow" = (operation_id = "ring_now", parameters(("id" = "$response.body#/id")))),
+                ("DeleteAlarm" = (operation_id = "delete_alarm", parameters(("id" = "$response.body#/id")))),
+            )),
+        (status = 400, description = "Not JSON (`malformed_json`), or a malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
-        (status = 422, description = "Not a valid alarm", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Not a valid alarm, or a one-shot date passed or too far ahead", body = ErrorBody),
+        (status = 500, description = "Could not be saved; nothing changed", body = ErrorBody),
     ))]
 pub async fn create_alarm(
     State(app): State<AppState>,
@@ -87,12 +103,17 @@ pub async fn create_alarm(
 #[utoipa::path(get, path = "/api/alarms/{id}", tag = "alarms",
     params(("id" = String, Path, description = "The alarm's id")),
     responses(
-        (status = 200, description = "The alarm", body = Alarm, headers(("ETag" = String, description = "The config revision"))),
+        (status = 200, description = "The alarm", body = Alarm, headers(("ETag" = String, description = "The config revision")),
+            links(
+                ("PutAlarm" = (operation_id = "put_alarm", parameters(("id" = "$response.body#/id"),
+                    ("header.If-Match" = "$response.header.ETag")))),
+                ("DeleteAlarm" = (operation_id = "delete_alarm", parameters(("id" = "$response.body#/id")))),
+            )),
         (status = 404, description = "No such alarm", body = ErrorBody),
     ))]
 pub async fn get_alarm(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Response, ApiError> {
     let snapshot = app.store.snapshot();
     let alarm = find(&snapshot.config, &id)?;
@@ -100,20 +121,22 @@ pub async fn get_alarm(
 }
 
 #[utoipa::path(put, path = "/api/alarms/{id}", tag = "alarms",
-    request_body(content = Alarm, description = "The whole alarm; `id` may be left out"),
+    request_body(content = AlarmReplacement, description = "The whole alarm; `id` may be left out (if given, it must be the path's)"),
     params(("id" = String, Path, description = "The alarm's id"),
         ("If-Match" = String, Header, description = "The config revision (required)")),
     responses(
         (status = 200, description = "Saved", body = Alarm, headers(("ETag" = String, description = "The new revision"))),
-        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Not JSON (`malformed_json`), or a malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 404, description = "No such alarm", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
-        (status = 422, description = "Not a valid alarm", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Not a valid alarm, or a one-shot date passed or too far ahead", body = ErrorBody),
         (status = 428, description = "No If-Match", body = ErrorBody),
+        (status = 500, description = "Could not be saved; nothing changed", body = ErrorBody),
     ))]
 pub async fn put_alarm(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -133,20 +156,22 @@ pub async fn put_alarm(
 }
 
 #[utoipa::path(patch, path = "/api/alarms/{id}", tag = "alarms",
-    request_body(content = Object, content_type = "application/merge-patch+json",
-        description = "A JSON merge patch (RFC 7396) of the alarm"),
+    request_body(content = AlarmPatch, content_type = "application/merge-patch+json",
+        description = "A JSON merge patch (RFC 7396) of the alarm; `null` resets a field to its default"),
     params(("id" = String, Path, description = "The alarm's id"),
         ("If-Match" = Option<String>, Header, description = "The config revision (optional)")),
     responses(
         (status = 200, description = "Saved", body = Alarm, headers(("ETag" = String, description = "The new revision"))),
-        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Not JSON (`malformed_json`), or a malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 404, description = "No such alarm", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "The result is not a valid alarm", body = ErrorBody),
+        (status = 500, description = "Could not be saved; nothing changed", body = ErrorBody),
     ))]
 pub async fn patch_alarm(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -160,6 +185,7 @@ pub async fn patch_alarm(
     }
     replace(&app, expected, id, move |old| {
         let mut value = serde_json::to_value(old).expect("an alarm serializes");
+        removes_nothing_unknown(&patch, &value, "")?;
         json_patch::merge(&mut value, &patch);
         deserialize_strict(&value)
     })
@@ -171,12 +197,14 @@ pub async fn patch_alarm(
         ("If-Match" = Option<String>, Header, description = "The config revision (optional)")),
     responses(
         (status = 204, description = "Deleted", headers(("ETag" = String, description = "The new revision"))),
+        (status = 400, description = "A malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 404, description = "No such alarm", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
+        (status = 500, description = "Could not be saved; nothing changed", body = ErrorBody),
     ))]
 pub async fn delete_alarm(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?.flatten();
@@ -208,17 +236,21 @@ fn yes() -> bool {
 }
 
 #[utoipa::path(post, path = "/api/alarms/{id}/skip-next", tag = "alarms",
-    request_body(content = Option<SkipNext>, description = "Optional; an empty body skips"),
+    request_body(content = Option<SkipNext>, description = "Optional; an empty body or `null` skips"),
     params(("id" = String, Path, description = "The alarm's id"),
         ("If-Match" = Option<String>, Header, description = "The config revision (optional)")),
     responses(
         (status = 200, description = "Saved", body = Alarm, headers(("ETag" = String, description = "The new revision"))),
+        (status = 400, description = "Not JSON (`malformed_json`), or a malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 404, description = "No such alarm", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Not a `SkipNext` object", body = ErrorBody),
+        (status = 500, description = "Could not be saved; nothing changed", body = ErrorBody),
     ))]
 pub async fn skip_next(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -227,7 +259,10 @@ pub async fn skip_next(
     let skip = if body.iter().all(u8::is_ascii_whitespace) {
         true
     } else {
-        deserialize_strict::<SkipNext>(&json_body(Ok(body))?)?.skip_next
+        match json_body(Ok(body))? {
+            serde_json::Value::Null => true,
+            value => deserialize_strict::<SkipNext>(&value)?.skip_next,
+        }
     };
     replace(&app, expected, id, move |old| {
         let mut alarm = old.clone();
@@ -238,8 +273,10 @@ pub async fn skip_next(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UpcomingQuery {
     /// How many firings, 1 to 50 (default 5).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     pub count: Option<String>,
 }
 
@@ -251,12 +288,13 @@ pub struct UpcomingQuery {
     ))]
 pub async fn upcoming(
     State(app): State<AppState>,
-    Query(query): Query<UpcomingQuery>,
+    query: Result<Query<UpcomingQuery>, QueryRejection>,
 ) -> Result<Json<Vec<UpcomingFiring>>, ApiError> {
-    let count = match query.count.as_deref().map(str::parse::<usize>) {
-        None => 5,
-        Some(Ok(n)) if (1..=50).contains(&n) => n,
-        Some(_) => {
+    // A repeated or undecodable `count` is refused like a bad one, in the API's JSON shape.
+    let count = match query.map(|Query(query)| query.count.map(|c| c.parse::<usize>())) {
+        Ok(None) => 5,
+        Ok(Some(Ok(n))) if (1..=50).contains(&n) => n,
+        _ => {
             return Err(ApiError::BadRequest {
                 code: "bad_query",
                 message: "count must be a whole number from 1 to 50".into(),

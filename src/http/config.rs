@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::error::{ApiError, ErrorBody};
+use super::schemas::ConfigPatch;
 use super::{AppState, BODY_LIMIT, etag};
-use crate::config::{Config, fill_owner_settings, parse_value};
+use crate::config::{Config, FieldError, fill_owner_settings, parse_value};
 use crate::store::Snapshot;
 
 #[utoipa::path(
@@ -34,7 +35,7 @@ pub async fn get_config(State(app): State<AppState>) -> Response {
     responses(
         (status = 200, description = "Saved", body = Config,
             headers(("ETag" = String, description = "The new revision"))),
-        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Not JSON (`malformed_json`), or a malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 403, description = "Would change an owner-only setting", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -63,13 +64,13 @@ pub async fn put_config(
 
 #[utoipa::path(
     patch, path = "/api/config", tag = "config",
-    request_body(content = Object, content_type = "application/merge-patch+json",
+    request_body(content = ConfigPatch, content_type = "application/merge-patch+json",
         description = "A JSON merge patch (RFC 7396); `null` resets a field to its default"),
     params(("If-Match" = Option<String>, Header, description = "The revision the change is based on (optional)")),
     responses(
         (status = 200, description = "Saved", body = Config,
             headers(("ETag" = String, description = "The new revision"))),
-        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 400, description = "Not JSON (`malformed_json`), or a malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 403, description = "Would change an owner-only setting", body = ErrorBody),
         (status = 412, description = "The revision is stale", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -87,6 +88,7 @@ pub async fn patch_config(
     let snapshot = app
         .transaction(expected, move |config| {
             let mut document = serde_json::to_value(&*config).expect("Config serializes to JSON");
+            removes_nothing_unknown(&patch, &document, "")?;
             json_patch::merge(&mut document, &patch);
             *config = parse_value(document)?;
             Ok(())
@@ -101,6 +103,38 @@ fn document_response(snapshot: &Snapshot) -> Response {
         Json(&snapshot.config),
     )
         .into_response()
+}
+
+/// A merge patch's `null` removes a field; a name the document does not have would be removed
+/// from nothing and the typo go unnoticed (`{"enabeld": null}`), so it is refused like any
+/// unknown field. Other unknown names are caught when the merged document is parsed.
+pub(super) fn removes_nothing_unknown(
+    patch: &Value,
+    document: &Value,
+    at: &str,
+) -> Result<(), FieldError> {
+    let (Value::Object(patch), Value::Object(document)) = (patch, document) else {
+        return Ok(());
+    };
+    for (name, value) in patch {
+        let field = if at.is_empty() {
+            name.clone()
+        } else {
+            format!("{at}.{name}")
+        };
+        match document.get(name) {
+            None if value.is_null() => {
+                return Err(FieldError {
+                    code: "unknown_field",
+                    message: format!("unknown field `{name}`: there is nothing to remove"),
+                    field,
+                });
+            }
+            Some(current) => removes_nothing_unknown(value, current, &field)?,
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 /// Reads a request body as JSON: 413 past the limit, 400 when it is not JSON.
@@ -148,5 +182,25 @@ mod tests {
         assert_eq!(parse("*").unwrap(), Some(None));
         assert!(parse("W/\"12\"").is_err());
         assert!(parse("\"twelve\"").is_err());
+    }
+
+    #[test]
+    fn a_patch_may_remove_only_fields_the_document_has() {
+        let document = serde_json::json!({"a": 1, "b": {"c": null}, "list": [1]});
+        for fine in [
+            serde_json::json!({"a": null, "b": {"c": null}}),
+            serde_json::json!({"new": 1, "b": {"new": {"x": null}}}),
+            serde_json::json!({"list": [{"x": null}]}),
+        ] {
+            assert!(
+                removes_nothing_unknown(&fine, &document, "").is_ok(),
+                "{fine}"
+            );
+        }
+        let e = removes_nothing_unknown(&serde_json::json!({"b": {"d": null}}), &document, "")
+            .unwrap_err();
+        assert_eq!((e.code, e.field.as_str()), ("unknown_field", "b.d"));
+        let e = removes_nothing_unknown(&serde_json::json!({"": null}), &document, "").unwrap_err();
+        assert_eq!(e.field, "");
     }
 }

@@ -5,6 +5,8 @@
 
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -104,6 +106,25 @@ impl ApiError {
                 code: "unreadable_body",
                 message: rejection.body_text(),
             }
+        }
+    }
+}
+
+/// A path parameter as text, refused in the API's JSON shape: axum's own `Path` answers a
+/// segment that is not UTF-8 once percent-decoded with a plain-text 400. Such a segment names
+/// nothing here, so it is a 404 like any unknown id.
+pub struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(text)) => Ok(PathText(text)),
+            Err(rejection) => Err(ApiError::NotFound(format!(
+                "nothing has that name ({})",
+                rejection.body_text()
+            ))),
         }
     }
 }

@@ -30,6 +30,7 @@ pub struct SelfTest {
     responses(
         (status = 200, description = "Amplifier on, a buzzer beep, amplifier off", body = SelfTest),
         (status = 409, description = "An alarm or sleep timer is running", body = ErrorBody),
+        (status = 503, description = "The runner does not answer (the daemon is stopping)", body = ErrorBody),
     ))]
 pub async fn self_test(State(app): State<AppState>) -> Result<Json<SelfTest>, ApiError> {
     let steps = app.runner.hardware_test().await?;

@@ -22,6 +22,7 @@ mod playlists;
 mod readiness;
 mod revisions;
 mod ring;
+mod schemas;
 mod session;
 mod spotify;
 mod status;
@@ -144,12 +145,13 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     let mut api = api;
     guard::describe_refusals(&mut api);
+    schemas::describe_if_match(&mut api);
     (routes, api)
 }
 
-/// The OpenAPI description of the whole API.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().1
+/// The OpenAPI description of the whole API, as `/api/openapi.json` serves it.
+pub fn openapi() -> serde_json::Value {
+    schemas::served(&routes().1)
 }
 
 /// The whole app, ready to serve or to test with `oneshot`.
@@ -180,7 +182,7 @@ pub fn router(
         events: Arc::new(EventStreams::new(event_streams)),
         started: Instant::now(),
         started_at: Utc::now(),
-        openapi: Arc::new(serde_json::to_value(&api).expect("the OpenAPI description serializes")),
+        openapi: Arc::new(schemas::served(&api)),
     };
     let routes = match sim_control {
         Some(sim) => routes.merge(hardware::sim_routes(sim)),

@@ -7,12 +7,12 @@
 //! history through the store and never touch files.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use super::config::if_match;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, PathText};
 use super::{AppState, etag};
 use crate::config::{Config, keep_owner_settings};
 use crate::store::{HistoryReadError, RevisionInfo};
@@ -38,7 +38,7 @@ pub async fn list_revisions(State(app): State<AppState>) -> Json<Vec<RevisionInf
 )]
 pub async fn get_revision(
     State(app): State<AppState>,
-    Path(revision): Path<String>,
+    PathText(revision): PathText,
 ) -> Result<Json<Config>, ApiError> {
     Ok(Json(load(&app, &revision).await?))
 }
@@ -52,6 +52,7 @@ pub async fn get_revision(
     responses(
         (status = 200, description = "Restored as a new revision; owner-only settings are today's",
             body = Config, headers(("ETag" = String, description = "The new revision"))),
+        (status = 400, description = "A malformed If-Match (`bad_if_match`)", body = ErrorBody),
         (status = 404, description = "Not kept (never existed, or pruned)", body = ErrorBody),
         (status = 412, description = "The If-Match revision is stale", body = ErrorBody),
         (status = 422, description = "The kept document is no longer valid", body = ErrorBody),
@@ -60,7 +61,7 @@ pub async fn get_revision(
 )]
 pub async fn restore_revision(
     State(app): State<AppState>,
-    Path(revision): Path<String>,
+    PathText(revision): PathText,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?.flatten();

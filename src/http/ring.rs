@@ -3,15 +3,15 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::config::json_body;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, PathText};
 use crate::config::{FieldError, deserialize_strict};
 use crate::runner::{Actor, HistoryEntry, RunnerError, RunnerStatus, SleepTimerRequest};
 
@@ -41,7 +41,8 @@ pub async fn ring_status(State(app): State<AppState>) -> Json<RunnerStatus> {
 #[utoipa::path(post, path = "/api/ring/stop", tag = "ring",
     responses(
         (status = 204, description = "Stopped"),
-        (status = 409, description = "Nothing is ringing", body = ErrorBody),
+        (status = 409, description = "Nothing is ringing (`not_ringing`), or the runner is busy (`busy`)", body = ErrorBody),
+        (status = 503, description = "The runner does not answer (the daemon is stopping)", body = ErrorBody),
     ))]
 pub async fn stop(State(app): State<AppState>) -> Result<StatusCode, ApiError> {
     app.runner.stop(Actor::Api).await?;
@@ -51,7 +52,8 @@ pub async fn stop(State(app): State<AppState>) -> Result<StatusCode, ApiError> {
 #[utoipa::path(post, path = "/api/ring/snooze", tag = "ring",
     responses(
         (status = 204, description = "Snoozed (or stopped, after the alarm's maximum snoozes)"),
-        (status = 409, description = "Nothing is ringing", body = ErrorBody),
+        (status = 409, description = "Nothing is ringing (`not_ringing`), or the runner is busy (`busy`)", body = ErrorBody),
+        (status = 503, description = "The runner does not answer (the daemon is stopping)", body = ErrorBody),
     ))]
 pub async fn snooze(State(app): State<AppState>) -> Result<StatusCode, ApiError> {
     app.runner.snooze(Actor::Api).await?;
@@ -62,6 +64,7 @@ pub async fn snooze(State(app): State<AppState>) -> Result<StatusCode, ApiError>
 #[serde(deny_unknown_fields)]
 pub struct Volume {
     /// 0 to 100; clamped to `volume.ceiling_percent`.
+    #[schema(minimum = 0, maximum = 100)]
     pub volume_percent: u32,
 }
 
@@ -69,8 +72,11 @@ pub struct Volume {
     request_body = Volume,
     responses(
         (status = 200, description = "The volume set (after the ceiling); the fade stops", body = Volume),
-        (status = 409, description = "Nothing is ringing", body = ErrorBody),
+        (status = 400, description = "Not JSON (`malformed_json`)", body = ErrorBody),
+        (status = 409, description = "Nothing is ringing (`not_ringing`), or the runner is busy (`busy`)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Out of range", body = ErrorBody),
+        (status = 503, description = "The runner does not answer (the daemon is stopping)", body = ErrorBody),
     ))]
 pub async fn set_volume(
     State(app): State<AppState>,
@@ -91,11 +97,12 @@ pub async fn set_volume(
     responses(
         (status = 202, description = "Ringing starts (follow it in GET /api/ring)"),
         (status = 404, description = "No such alarm", body = ErrorBody),
-        (status = 409, description = "An alarm is already ringing", body = ErrorBody),
+        (status = 409, description = "An alarm or the sleep timer is already running (`busy`)", body = ErrorBody),
+        (status = 503, description = "The runner does not answer (the daemon is stopping)", body = ErrorBody),
     ))]
 pub async fn ring_now(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<StatusCode, ApiError> {
     app.runner.ring_now(id).await?;
     Ok(StatusCode::ACCEPTED)
@@ -111,8 +118,11 @@ pub async fn history(State(app): State<AppState>) -> Json<Vec<HistoryEntry>> {
     request_body = SleepTimerRequest,
     responses(
         (status = 202, description = "Playing starts (follow it in GET /api/ring); stop it with POST /api/ring/stop"),
+        (status = 400, description = "Not JSON (`malformed_json`)", body = ErrorBody),
         (status = 409, description = "An alarm or a sleep timer is running", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "A field is out of range", body = ErrorBody),
+        (status = 503, description = "The runner does not answer (the daemon is stopping)", body = ErrorBody),
     ))]
 pub async fn sleep_timer(
     State(app): State<AppState>,

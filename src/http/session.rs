@@ -60,6 +60,7 @@ pub async fn session_state(State(app): State<AppState>, request: Request) -> Jso
         (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 401, description = "Wrong password", body = ErrorBody),
         (status = 409, description = "No password is set: nothing to log in to", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "No password in the body", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address; see Retry-After", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until the next attempt is allowed"))),

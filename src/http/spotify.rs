@@ -42,7 +42,10 @@ fn refused(error: LinkError) -> ApiError {
 }
 
 #[utoipa::path(get, path = "/api/spotify/link", tag = "spotify",
-    responses((status = 200, description = "Whether an account is linked, which, and for how long", body = LinkStatus)))]
+    responses(
+        (status = 200, description = "Whether an account is linked, which, and for how long", body = LinkStatus),
+        (status = 500, description = "The saved login cannot be read", body = ErrorBody),
+    ))]
 pub async fn link_status(State(app): State<AppState>) -> Result<Json<LinkStatus>, ApiError> {
     let settings = app.store.snapshot().config.spotify.clone();
     linker(&app).status(&settings).map(Json).map_err(refused)
@@ -52,6 +55,7 @@ pub async fn link_status(State(app): State<AppState>) -> Result<Json<LinkStatus>
     responses(
         (status = 200, description = "A login started: open `authorize_url` on the phone", body = LinkStarted),
         (status = 409, description = "spotify.client_id is not set (`no_client_id`)", body = ErrorBody),
+        (status = 500, description = "The pending login could not be saved", body = ErrorBody),
     ))]
 pub async fn start_link(State(app): State<AppState>) -> Result<Json<LinkStarted>, ApiError> {
     let settings = app.store.snapshot().config.spotify.clone();
@@ -69,7 +73,10 @@ pub async fn start_link(State(app): State<AppState>) -> Result<Json<LinkStarted>
         (status = 400, description = "`bad_redirect_url`, `unknown_login`, `access_denied`, `invalid_client`, `redirect_uri_not_registered`, `invalid_grant`, `spotify_refused`", body = ErrorBody),
         (status = 403, description = "The account is not on the app's user list (`not_allowed`)", body = ErrorBody),
         (status = 410, description = "The login is older than 10 minutes (`login_expired`)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Not a `CompleteLink` object", body = ErrorBody),
         (status = 429, description = "Spotify asks to wait (`rate_limited`)", body = ErrorBody),
+        (status = 500, description = "The login could not be saved", body = ErrorBody),
         (status = 502, description = "Spotify could not be reached (`spotify_unreachable`)", body = ErrorBody),
     ))]
 pub async fn complete_link(
@@ -96,7 +103,10 @@ pub async fn complete_link(
 }
 
 #[utoipa::path(delete, path = "/api/spotify/link", tag = "spotify",
-    responses((status = 200, description = "The tokens are deleted (or there were none)", body = Unlinked)))]
+    responses(
+        (status = 200, description = "The tokens are deleted (or there were none)", body = Unlinked),
+        (status = 500, description = "The saved login could not be deleted", body = ErrorBody),
+    ))]
 pub async fn unlink(State(app): State<AppState>) -> Result<Json<Unlinked>, ApiError> {
     let unlinked = linker(&app).unlink().await;
     app.playlists.forget();

@@ -27,16 +27,18 @@ use crate::player::start::{PlayPlan, SharedReport};
 #[serde(deny_unknown_fields)]
 pub struct SleepTimerRequest {
     /// What to play; `null` resumes what the receiver played last.
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
     pub source: Option<SpotifySource>,
     /// Volume, 0 to 100 (clamped to the ceiling); default `volume.target_percent`.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
     pub volume_percent: Option<u32>,
     /// How long it plays, 1 to 240.
+    #[schema(minimum = 1, maximum = 240)]
     pub duration_minutes: u32,
     /// The last minutes fade to silence, 0 to `duration_minutes` (default 5, or the duration).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 240)]
     pub fade_out_minutes: Option<u32>,
 }
 

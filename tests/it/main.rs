@@ -16,6 +16,7 @@ mod config_api;
 mod events;
 mod external_edits;
 mod far_future;
+mod fuzz_findings;
 mod helpers;
 mod link;
 mod openapi;

@@ -179,3 +179,150 @@ async fn every_route_is_described_and_every_description_is_routed() {
         serde_json::json!(["on_demand", "alarm_saved", "before_alarm"])
     );
 }
+
+/// The description is precise enough for a client (or `scripts/fuzz-api`) to write what the
+/// daemon accepts and to know every answer it can get.
+#[tokio::test]
+async fn request_bodies_parameters_statuses_and_links_are_described() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .request(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let body_schema = |path: &str, method: &str, media: &str| {
+        let body = &spec["paths"][path][method]["requestBody"]["content"][media]["schema"];
+        let name = body["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: {body}"));
+        name.trim_start_matches("#/components/schemas/").to_owned()
+    };
+
+    // A new alarm: everything but the id, which the server assigns; nothing unknown.
+    assert_eq!(
+        body_schema("/api/alarms", "post", "application/json"),
+        "NewAlarm"
+    );
+    let new = &schemas["NewAlarm"];
+    assert!(new["properties"].get("id").is_none());
+    assert_eq!(new["required"], serde_json::json!(["time"]));
+    assert_eq!(new["additionalProperties"], false);
+    assert_eq!(
+        body_schema("/api/alarms/{id}", "put", "application/json"),
+        "AlarmReplacement"
+    );
+    let merge = "application/merge-patch+json";
+    assert_eq!(
+        body_schema("/api/alarms/{id}", "patch", merge),
+        "AlarmPatch"
+    );
+    assert_eq!(body_schema("/api/config", "patch", merge), "ConfigPatch");
+    // Validation's rules, as far as JSON Schema can say them.
+    let time = &schemas["TimeOfDay"];
+    assert_eq!(time["pattern"], "^([01][0-9]|2[0-3]):[0-5][0-9]$");
+    let ring = &schemas["RingSettings"]["properties"];
+    assert_eq!(ring["target_percent"]["maximum"], 100);
+    assert_eq!(ring["snooze_minutes"]["minimum"], 1);
+    assert_eq!(ring["snooze_minutes"]["maximum"], 60);
+    let alarm = &schemas["Alarm"]["properties"];
+    assert_eq!(alarm["repeat"]["items"]["$ref"], "#/components/schemas/Day");
+    assert_eq!(alarm["label"]["maxLength"], 64);
+    assert!(schemas["SpotifySource"]["pattern"].is_string());
+    assert_eq!(
+        schemas["Volume"]["properties"]["volume_percent"]["maximum"],
+        100
+    );
+
+    // Every reference resolves.
+    let mut refs = Vec::new();
+    collect_refs(&spec, &mut refs);
+    assert!(refs.len() > 50);
+    for reference in refs {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        assert!(schemas.get(name).is_some(), "{reference} does not resolve");
+    }
+
+    let mut with_body = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = &operation["responses"];
+            let has = |status: &str| responses.get(status).is_some();
+            // A body can be malformed, too large or invalid: each is documented.
+            if operation.get("requestBody").is_some() {
+                with_body += 1;
+                for status in ["400", "413", "415", "422"] {
+                    assert!(has(status), "{method} {path} does not document {status}");
+                }
+            }
+            // An If-Match has its pattern, and can be malformed or stale.
+            let parameters = operation["parameters"].as_array().into_iter().flatten();
+            for parameter in parameters.filter(|p| p["name"] == "If-Match") {
+                assert_eq!(parameter["in"], "header");
+                assert!(
+                    parameter["schema"]["pattern"].is_string(),
+                    "{method} {path}"
+                );
+                assert!(has("400") && has("412"), "{method} {path}");
+            }
+        }
+    }
+    assert!(with_body >= 10, "{with_body}");
+    let count = &spec["paths"]["/api/alarms/upcoming"]["get"]["parameters"][0];
+    assert_eq!(count["name"], "count");
+    assert_eq!(count["in"], "query");
+    assert_eq!(count["schema"]["maximum"], 50);
+
+    // The stateful phase follows links from a created alarm; their fields are spelled as the
+    // specification spells them, and each names an operation that exists.
+    let operation_ids: Vec<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let created = &spec["paths"]["/api/alarms"]["post"]["responses"]["201"]["links"];
+    let targets: Vec<&str> = created
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|link| {
+            assert!(link.get("operation_id").is_none(), "{link}");
+            assert_eq!(link["parameters"]["id"], "$response.body#/id");
+            link["operationId"].as_str().unwrap()
+        })
+        .collect();
+    for target in [
+        "get_alarm",
+        "put_alarm",
+        "patch_alarm",
+        "delete_alarm",
+        "skip_next",
+    ] {
+        assert!(targets.contains(&target), "{target}: {targets:?}");
+    }
+    for target in targets {
+        assert!(operation_ids.contains(&target), "{target}");
+    }
+    assert_eq!(
+        created["PutAlarm"]["parameters"]["header.If-Match"],
+        "$response.header.ETag"
+    );
+}
+
+fn collect_refs<'a>(value: &'a Value, refs: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                match (key.as_str(), field) {
+                    ("$ref", Value::String(reference)) => refs.push(reference),
+                    _ => collect_refs(field, refs),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, refs)),
+        _ => {}
+    }
+}
