@@ -5,8 +5,9 @@
 //! [`ApplicationBuilder::build`] opens the store, starts the file watcher, prepares the
 //! scheduler and the runner and binds the listener, so the real address is known
 //! ([`Application::local_addr`]) before anything is served; [`Application::run_until`] starts
-//! the tasks, tells systemd it is ready (with the address in the status line), serves until
-//! the shutdown future completes, and leaves the hardware in its safe state. It runs in the
+//! the tasks, tells systemd it is ready (`service`: the address in the status line, the
+//! watchdog), serves until the shutdown future completes, has the runner release what sounds,
+//! and leaves the hardware in its safe state. It runs in the
 //! foreground and never forks; anything fatal is an error the caller turns into a non-zero
 //! exit. Process-wide setup (runtime, logging, signals) belongs to `cli`, not here.
 
@@ -30,6 +31,7 @@ use crate::player::fallback;
 use crate::readiness::{AutoCheck, LastCheck};
 use crate::runner::{Runner, RunnerHandle};
 use crate::scheduler::{Firing, Scheduler, SchedulerHandle};
+use crate::service::{Notifier, Service};
 use crate::store::{self, ConfigStore, FileWatcher};
 
 /// Where the daemon keeps its config when systemd gives it no state directory.
@@ -39,6 +41,8 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 
 /// How long the daemon runs on a loaded file before it becomes the last-good backup.
 const CONFIRM_RUNNING_AFTER: Duration = Duration::from_secs(60);
+/// How long the stopped runner may take to write its last records.
+const RECORDS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `$STATE_DIRECTORY/config.json` under systemd (`StateDirectory=`), else the default.
 pub fn default_config_path() -> PathBuf {
@@ -106,6 +110,8 @@ pub struct ApplicationBuilder {
     clock_synchronized: ClockSyncProbe,
     cli_token: bool,
     firings_to_caller: bool,
+    event_streams: http::EventStreamLimits,
+    header_timeout: Option<Duration>,
 }
 
 impl ApplicationBuilder {
@@ -152,6 +158,19 @@ impl ApplicationBuilder {
     /// password; off, the token file is left alone.
     pub fn cli_token(mut self, on: bool) -> Self {
         self.cli_token = on;
+        self
+    }
+
+    /// How many live event streams the page may open, and how they are kept alive; default
+    /// 16, a keep-alive every 25 s, a client that reads nothing for 30 s dropped.
+    pub fn event_streams(mut self, limits: http::EventStreamLimits) -> Self {
+        self.event_streams = limits;
+        self
+    }
+
+    /// The HTTP header (and idle) timeout; default 10 s (`http::ConnectionLimits`).
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = Some(timeout);
         self
     }
 
@@ -242,6 +261,8 @@ impl ApplicationBuilder {
             http::Access::new(&state_dir, None)
         };
         Ok(Application {
+            event_streams: self.event_streams,
+            header_timeout: self.header_timeout,
             config: self.config,
             addr,
             listener,
@@ -308,6 +329,8 @@ pub struct Application {
     tap: Option<mpsc::Receiver<Firing>>,
     /// Keeps the runner's unused firing input open in that mode.
     idle_firings: Option<mpsc::Sender<Firing>>,
+    event_streams: http::EventStreamLimits,
+    header_timeout: Option<Duration>,
     _watcher: FileWatcher,
 }
 
@@ -324,6 +347,8 @@ impl Application {
             clock_synchronized: Box::new(kernel_clock_synchronized),
             cli_token: true,
             firings_to_caller: false,
+            event_streams: http::EventStreamLimits::default(),
+            header_timeout: None,
         }
     }
 
@@ -345,9 +370,11 @@ impl Application {
 
     /// Starts the scheduler, the runner, the automatic readiness check and the input task,
     /// tells systemd the daemon is ready, and serves until `shutdown` completes. Then the
-    /// outputs go to their safe state. A scheduler or runner that ends (a panic) ends the
-    /// daemon with an error: alarms would silently stop otherwise, and systemd restarts a
-    /// process that exits non-zero. The readiness check is advisory: its end is logged.
+    /// runner releases what sounds (Spotify paused, within `service::RELEASE_TIMEOUT`), the
+    /// HTTP server drains, and the outputs go to their safe state. A scheduler or runner that
+    /// ends (a panic) ends the daemon with an error: alarms would silently stop otherwise, and
+    /// systemd restarts a process that exits non-zero. The readiness check is advisory: its
+    /// end is logged.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -366,7 +393,9 @@ impl Application {
             access,
             // Kept, not dropped: a closed channel would look like an end to either task.
             tap: _tap,
-            idle_firings: _idle_firings,
+            idle_firings,
+            event_streams,
+            header_timeout,
             _watcher,
         } = self;
         let mut scheduler = scheduler.spawn();
@@ -407,13 +436,9 @@ impl Application {
             revision = store.snapshot().revision,
             "listening"
         );
-        // Type=notify: the API accepts connections from here on. The status line carries the
-        // address, so a supervisor (or a test) learns a port 0 choice without reading logs.
-        let status = format!("listening on {addr}");
-        let _ = sd_notify::notify(&[
-            sd_notify::NotifyState::Ready,
-            sd_notify::NotifyState::Status(&status),
-        ]);
+        // Type=notify: the config is loaded and the API accepts connections from here on.
+        let service = Service::start(Notifier::from_env(), addr, &schedule, &ringer);
+        let shutdown = service.stop_after(shutdown);
         // Only a file the daemon has run on for a while (the scheduler planned from it, the
         // server answered) may become `.last-good`: one that kills the daemon, at once or in a
         // crash loop, never overwrites the backup.
@@ -431,19 +456,33 @@ impl Application {
             sim_control,
             access,
             readiness,
+            event_streams,
         );
         // Measured now that everything long-lived is open, so the reserve covers only what a
         // ring opens later (docs/robustness.md).
-        let limits = http::ConnectionLimits::for_this_process();
+        let mut limits = http::ConnectionLimits::for_this_process();
+        if let Some(timeout) = header_timeout {
+            limits.header_timeout = timeout;
+        }
         let outcome = tokio::select! {
             served = http::serve_with_limits(listener, app, limits, shutdown) => served.map_err(anyhow::Error::from),
             ended = &mut scheduler => Err(anyhow::anyhow!("the scheduler stopped unexpectedly: {ended:?}")),
             ended = &mut runner => Err(anyhow::anyhow!("the runner stopped unexpectedly: {ended:?}")),
         };
+        drop(service);
         scheduler.abort();
-        runner.abort();
         stop_auto_check.abort();
         auto_check.abort();
+        // With its firing input closed the runner ends by itself, once its last records (a
+        // firing during the stop is journaled) are on disk.
+        drop(idle_firings);
+        if !runner.is_finished()
+            && tokio::time::timeout(RECORDS_TIMEOUT, &mut runner)
+                .await
+                .is_err()
+        {
+            runner.abort();
+        }
         confirm.abort();
         if let Some(controls) = controls {
             controls.abort();
@@ -452,7 +491,6 @@ impl Application {
         if let Some(devices) = &devices {
             devices.safe_state();
         }
-        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         outcome?;
         tracing::info!("stopped");
         Ok(())

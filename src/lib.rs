@@ -17,4 +17,5 @@ pub mod readiness;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;
+pub mod service;
 pub mod store;

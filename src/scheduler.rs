@@ -7,18 +7,21 @@
 //! One-shot alarms are disabled and `skip_next` cleared through store transactions, applied
 //! only if the alarm was not changed meanwhile, so a racing edit from the page is not undone.
 //!
-//! It never plays anything itself: firings go to the runner.
+//! It never plays anything itself: firings go to the runner. Between ticks its loop answers
+//! pings ([`SchedulerHandle::answers`], systemd's watchdog) and announces the next firing when
+//! it changes ([`SchedulerHandle::watch_plan`], systemd's status line).
 
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
@@ -61,7 +64,7 @@ pub struct SchedulerStatus {
     pub heartbeat: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct UpcomingFiring {
     pub alarm_id: String,
     pub label: String,
@@ -82,11 +85,31 @@ pub struct ScheduleEvent {
     pub handled_at: DateTime<Utc>,
 }
 
+/// What the scheduler will ring next and in which zone it reads times: announced when it
+/// changes, not at every tick.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub next_firing: Option<UpcomingFiring>,
+    pub zone: Tz,
+}
+
+/// The next firing and the zone it is read in, announced when either changes (the page's
+/// event stream follows it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct NextFiring {
+    /// The zone alarm times are read in; empty until the scheduler first looked.
+    pub time_zone: String,
+    pub firing: Option<UpcomingFiring>,
+}
+
 /// Read access for the HTTP side.
 #[derive(Clone)]
 pub struct SchedulerHandle {
     view: Arc<ArcSwap<View>>,
+    next: watch::Receiver<NextFiring>,
     clock: SharedClock,
+    plan: watch::Receiver<Option<Plan>>,
+    pings: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 struct View {
@@ -101,6 +124,24 @@ impl SchedulerHandle {
 
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// The plan as it changes; `None` until the scheduler first looked at the clock.
+    pub fn watch_plan(&self) -> watch::Receiver<Option<Plan>> {
+        self.plan.clone()
+    }
+
+    /// Whether the scheduler's loop answers within `within`: it answers between ticks, so a
+    /// tick that hangs (a save, a full firing queue) goes unanswered.
+    pub async fn answers(&self, within: Duration) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let asked = async { self.pings.send(reply).await.is_ok() && answer.await.is_ok() };
+        tokio::time::timeout(within, asked).await.unwrap_or(false)
+    }
+
+    /// The next firing, marked changed only when it (or the zone) changes.
+    pub fn subscribe_next(&self) -> watch::Receiver<NextFiring> {
+        self.next.clone()
     }
 
     /// The next `count` occurrences for `config` as the scheduler sees them now.
@@ -151,9 +192,12 @@ pub struct Scheduler {
     firings: mpsc::Sender<Firing>,
     clock_synchronized: Box<dyn Fn() -> Option<bool> + Send + Sync>,
     view: Arc<ArcSwap<View>>,
+    next: watch::Sender<NextFiring>,
     events: VecDeque<ScheduleEvent>,
     /// As last reported, so each alarm is logged once when it breaks and once when it heals.
     broken: Vec<BrokenAlarm>,
+    plan: watch::Sender<Option<Plan>>,
+    pings: mpsc::Receiver<oneshot::Sender<()>>,
 }
 
 impl Scheduler {
@@ -189,9 +233,16 @@ impl Scheduler {
             },
             state: state.clone(),
         }));
+        let (plan, plan_rx) = watch::channel(None);
+        // One ping at a time is all the watchdog sends.
+        let (pings_tx, pings) = mpsc::channel(1);
+        let (next, next_seen) = watch::channel(NextFiring::default());
         let handle = SchedulerHandle {
             view: view.clone(),
+            next: next_seen,
             clock: clock.clone(),
+            plan: plan_rx,
+            pings: pings_tx,
         };
         let scheduler = Scheduler {
             store,
@@ -201,8 +252,11 @@ impl Scheduler {
             firings,
             clock_synchronized,
             view,
+            next,
             events: VecDeque::new(),
             broken: Vec::new(),
+            plan,
+            pings,
         };
         Ok((scheduler, handle))
     }
@@ -218,9 +272,13 @@ impl Scheduler {
             revisions.borrow_and_update();
             let wake = self.tick().await;
             let clock = self.clock.clone();
-            tokio::select! {
-                () = clock.sleep_until(wake) => {}
-                changed = revisions.changed() => if changed.is_err() { return },
+            let mut sleep = clock.sleep_until(wake);
+            loop {
+                tokio::select! {
+                    () = &mut sleep => break,
+                    changed = revisions.changed() => if changed.is_err() { return } else { break },
+                    Some(ping) = self.pings.recv() => { let _ = ping.send(()); }
+                }
             }
         }
     }
@@ -281,17 +339,39 @@ impl Scheduler {
         let next = schedule::upcoming(config, zone, &self.state, now, 16)
             .into_iter()
             .find(|d| d.decision == Decision::Ring);
+        let plan = Plan {
+            next_firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+            zone,
+        };
+        self.plan.send_if_modified(|known| {
+            let changed = known.as_ref() != Some(&plan);
+            if changed {
+                *known = Some(plan);
+            }
+            changed
+        });
         let synchronized = (self.clock_synchronized)();
         let clock_warning =
             (!config.schedule.trust_clock && synchronized != Some(true)).then(|| {
                 "clock not synchronized: alarms ring by the system clock, which may be wrong"
                     .to_owned()
             });
+        let next_firing = NextFiring {
+            time_zone: zone.name().to_owned(),
+            firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+        };
+        self.next.send_if_modified(|old| {
+            let changed = *old != next_firing;
+            if changed {
+                *old = next_firing.clone();
+            }
+            changed
+        });
         self.view.store(Arc::new(View {
             status: SchedulerStatus {
-                time_zone: zone.name().to_owned(),
+                time_zone: next_firing.time_zone,
                 time_zone_source: zone_source.to_owned(),
-                next_firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+                next_firing: next_firing.firing,
                 clock_synchronized: synchronized,
                 clock_warning,
                 broken_alarms: self.broken.clone(),

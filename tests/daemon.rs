@@ -1,5 +1,6 @@
-//! The real `reveille` binary, started and killed like systemd would: graceful SIGTERM, refusal
-//! to start on a broken config, `check-config`, and crash safety under SIGKILL.
+//! The real `reveille` binary, started and killed like systemd would: graceful SIGTERM, the
+//! notify protocol (readiness, status line, watchdog keep-alives, stop), SIGHUP reload,
+//! refusal to start on a broken config, `check-config`, and crash safety under SIGKILL.
 
 use std::process::Command;
 use std::time::Duration;
@@ -40,6 +41,178 @@ async fn the_ready_notification_names_the_address_being_served() {
     assert!(ready.lines().any(|l| l == status), "{ready:?}");
     let health = reqwest::get(daemon.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
+}
+
+const SECONDS: fn(u64) -> Duration = Duration::from_secs;
+
+fn signal(daemon: &Daemon, signal: i32) {
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(daemon.pid() as i32, signal) }, 0);
+}
+
+fn is_line(wanted: &'static str) -> impl Fn(&str) -> bool {
+    move |message| message.lines().any(|l| l == wanted)
+}
+
+/// What `systemctl status` would show, from `Type=notify` to the stop: ready with the address,
+/// the next alarm in words, keep-alives at half the watchdog interval (200 ms here), and
+/// STOPPING at SIGTERM with no keep-alive after it.
+#[tokio::test]
+async fn systemd_hears_ready_the_next_alarm_keep_alives_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let config = json!({
+        "version": 1, "time_zone": "UTC",
+        "alarms": [{"id": "wake", "label": "Wake up", "time": "07:00",
+                    "repeat": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}],
+    });
+    std::fs::write(&path, config.to_string()).unwrap();
+    let mut daemon = Daemon::builder(&path)
+        .env("WATCHDOG_USEC", "200000")
+        .start()
+        .unwrap();
+    let listening = format!("listening on {}", daemon.addr);
+    assert_eq!(daemon.readiness(), format!("READY=1\nSTATUS={listening}\n"));
+
+    let status = daemon
+        .wait_for_notification(|m| m.starts_with("STATUS=next alarm"), SECONDS(10))
+        .unwrap();
+    // A weekday: the alarm rings daily, so it is at most a day away.
+    let (day, rest) = status
+        .strip_prefix("STATUS=next alarm ")
+        .unwrap()
+        .split_once(' ')
+        .unwrap();
+    assert!(
+        ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&day),
+        "{status:?}"
+    );
+    assert_eq!(rest, format!("07:00 (Wake up) · {listening}\n"));
+
+    for _ in 0..5 {
+        daemon
+            .wait_for_notification(|m| m == "WATCHDOG=1\n", SECONDS(5))
+            .unwrap();
+    }
+
+    signal(&daemon, libc::SIGTERM);
+    daemon
+        .wait_for_notification(is_line("STOPPING=1"), SECONDS(10))
+        .unwrap();
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let notified = daemon.notifications_until_closed(SECONDS(5));
+    let stopping = notified
+        .iter()
+        .position(|m| is_line("STOPPING=1")(m))
+        .unwrap();
+    assert!(
+        !notified[stopping..].iter().any(|m| m.contains("WATCHDOG")),
+        "{notified:?}"
+    );
+}
+
+/// `systemctl reload` (SIGHUP) re-reads the file the way the watcher does. The edit here is
+/// one the watcher cannot see, which is what SIGHUP is for: the config is a symlink and its
+/// target is replaced in another directory.
+#[tokio::test]
+async fn sighup_rereads_the_config_file_and_refuses_an_invalid_edit_without_harm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, elsewhere) = (dir.path().join("state"), dir.path().join("etc"));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let title = |t: &str| json!({"version": 1, "web": {"title": t}}).to_string();
+    let write = |name: &str, text: String| {
+        // As an editor saves: a new file renamed over the old one.
+        let temp = elsewhere.join(".edit");
+        std::fs::write(&temp, text).unwrap();
+        std::fs::rename(&temp, elsewhere.join(name)).unwrap();
+    };
+    write("a.json", title("A"));
+    write("b.json", title("B"));
+    let path = state.join("config.json");
+    std::os::unix::fs::symlink(elsewhere.join("a.json"), &path).unwrap();
+    // The watchdog is asked for, but for another process: no keep-alives from this one.
+    let mut daemon = Daemon::builder(&path)
+        .env("WATCHDOG_USEC", "200000")
+        .env("WATCHDOG_PID", "1")
+        .start()
+        .unwrap();
+    let served = async |daemon: &Daemon| -> String {
+        let doc: serde_json::Value = reqwest::get(daemon.url("/api/config"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        doc["web"]["title"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(served(&daemon).await, "A");
+
+    // The watcher sees the link replaced in its directory (and is then idle).
+    let link = state.join(".link");
+    std::os::unix::fs::symlink(elsewhere.join("b.json"), &link).unwrap();
+    std::fs::rename(&link, &path).unwrap();
+    daemon
+        .wait_for_line("loaded a hand edit", SECONDS(10))
+        .unwrap();
+    // Logged before the backup's fsync, published after it.
+    let deadline = std::time::Instant::now() + SECONDS(10);
+    while served(&daemon).await != "B" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hand edit was not served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // It does not see the target change; SIGHUP reads it.
+    write("b.json", title("C"));
+    signal(&daemon, libc::SIGHUP);
+    let reloading = daemon
+        .wait_for_notification(is_line("RELOADING=1"), SECONDS(10))
+        .unwrap();
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading:?}");
+    daemon
+        .wait_for_notification(is_line("READY=1"), SECONDS(10))
+        .unwrap();
+    let line = daemon.wait_for_line("SIGHUP", SECONDS(10)).unwrap();
+    assert!(line.contains("reloaded the config file"), "{line}");
+    assert!(line.contains("revision=3"), "{line}");
+    assert_eq!(served(&daemon).await, "C");
+
+    // An invalid edit is refused: the daemon runs on the last good config and says why.
+    write(
+        "b.json",
+        json!({"version": 1, "volume": {"ceiling_percent": 0}}).to_string(),
+    );
+    signal(&daemon, libc::SIGHUP);
+    let line = daemon.wait_for_line("SIGHUP", SECONDS(10)).unwrap();
+    assert!(line.contains("the config file is refused"), "{line}");
+    assert!(line.contains("volume.ceiling_percent"), "{line}");
+    daemon
+        .wait_for_notification(is_line("READY=1"), SECONDS(10))
+        .unwrap();
+    assert_eq!(served(&daemon).await, "C");
+    let status: serde_json::Value = reqwest::get(daemon.url("/api/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["config"]["external_edit_error"]["field"], "volume.ceiling_percent",
+        "{status}"
+    );
+
+    signal(&daemon, libc::SIGTERM);
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let notified = daemon.notifications_until_closed(SECONDS(5));
+    assert!(
+        !notified.iter().any(|m| m.contains("WATCHDOG")),
+        "{notified:?}"
+    );
 }
 
 #[test]

@@ -28,6 +28,7 @@ use clap::{Parser, Subcommand};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::app::{self, Application, DEFAULT_LISTEN};
+use crate::service;
 
 /// The exit codes, the same for every command (clap answers usage errors with 2).
 macro_rules! exit_codes {
@@ -327,12 +328,16 @@ fn run(options: app::ApplicationBuilder) -> anyhow::Result<()> {
         // Registered before anything else so a SIGTERM during start-up is not lost.
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
+        // `systemctl reload`: re-read the config file (a SIGHUP during start-up waits for it).
+        let hangups = signal(SignalKind::hangup())?;
         let shutdown = async move {
             tokio::select! {
                 _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
                 _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
             }
         };
-        options.build().await?.run_until(shutdown).await
+        let app = options.build().await?;
+        service::reload_on_hangup(hangups, app.store().clone(), service::Notifier::from_env());
+        app.run_until(shutdown).await
     })
 }

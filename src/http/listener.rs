@@ -15,6 +15,10 @@
 //! - On shutdown it stops accepting, lets requests in flight finish for a bounded time, and
 //!   returns.
 //!
+//! - Each request carries its connection's [`ConnectionControl`]: a long response (the event
+//!   stream) ends itself when the server stops, and asks for its connection to be closed when
+//!   its client stopped reading.
+//!
 //! It knows nothing about routes; it must not touch the store or the runner.
 
 use std::collections::{BTreeMap, HashMap};
@@ -160,6 +164,29 @@ pub async fn serve_with_limits(
     Ok(())
 }
 
+/// A request's handle on its connection, as an extension (absent when the router is called
+/// without this listener, as in `oneshot` tests).
+#[derive(Clone, Debug)]
+pub struct ConnectionControl {
+    close: Arc<Notify>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl ConnectionControl {
+    /// Asks the listener to close this connection, as it does to make room: what is in flight
+    /// gets `close_grace`, then the socket goes.
+    pub fn close(&self) {
+        self.close.notify_one();
+    }
+
+    /// Completes when the server stops accepting (shutdown).
+    pub async fn stopping(&self) {
+        let mut stopping = self.stopping.clone();
+        // An error means the server is gone: stopped as well.
+        let _ = stopping.wait_for(|stop| *stop).await;
+    }
+}
+
 /// Errors that concern one connection, not the listener.
 fn is_connection_error(e: &io::Error) -> bool {
     matches!(
@@ -242,10 +269,16 @@ struct Connection {
 impl Connection {
     /// Serves until the client leaves, a timeout ends it, or it is asked to close.
     async fn run(mut self, _slot: OwnedSemaphorePermit, close: Arc<Notify>) {
-        // Handlers see the peer (the login rate limit, the CLI token's loopback check).
+        // Handlers see the peer (the login rate limit, the CLI token's loopback check) and
+        // their connection's control (the event stream).
         let peer = ConnectInfo(self.peer);
+        let control = ConnectionControl {
+            close: close.clone(),
+            stopping: self.stopping.clone(),
+        };
         let app = self.app.map_request(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(peer);
+            request.extensions_mut().insert(control.clone());
             request
         });
         let service = TowerToHyperService::new(app);

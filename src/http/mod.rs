@@ -1,4 +1,5 @@
-//! The embedded HTTP server: the JSON API (and, later, the settings page).
+//! The embedded HTTP server: the JSON API and the phone page (`page`, files embedded at build
+//! time).
 //!
 //! [`router`] builds the whole app from an [`AppState`] without a socket (tests use it with
 //! `oneshot`); [`serve`] runs it on a listener the caller has already bound, so the real port is
@@ -11,10 +12,12 @@
 mod alarms;
 mod config;
 mod error;
+mod events;
 mod guard;
 mod hardware;
 mod limits;
 mod listener;
+pub mod page;
 mod playlists;
 mod readiness;
 mod revisions;
@@ -25,11 +28,12 @@ mod spotify;
 mod status;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use events::{EventStreamLimits, EventStreams, LiveStatus};
 pub use guard::Access;
 pub use limits::{
     ConnectionLimits, ConnectionStats, HttpStatus, open_files_limit, raise_open_files_limit,
 };
-pub use listener::serve_with_limits;
+pub use listener::{ConnectionControl, serve_with_limits};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -68,6 +72,8 @@ pub struct AppState {
     pub readiness: Arc<crate::readiness::LastCheck>,
     /// The linked account's playlists, kept for a few minutes.
     pub playlists: Arc<crate::playlists::PlaylistCache>,
+    /// The page's live event streams (`/api/events`) and their bound.
+    pub events: Arc<EventStreams>,
     started: Instant,
     started_at: DateTime<Utc>,
     openapi: Arc<serde_json::Value>,
@@ -135,6 +141,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(playlists::playlists))
         .routes(routes!(readiness::readiness))
         .routes(routes!(readiness::check_again))
+        .routes(routes!(events::events))
         .split_for_parts();
     let mut api = api;
     guard::describe_refusals(&mut api);
@@ -151,6 +158,8 @@ pub fn openapi() -> serde_json::Value {
 /// `sim_control`: the development endpoints that press buttons and turn the knob of the
 /// simulated hardware (`/api/dev/sim/*`, off by default, not in the OpenAPI description).
 /// `readiness`: the last "will it ring?" check, shared with the automatic one.
+// One caller (the composition root), each argument a part it built.
+#[allow(clippy::too_many_arguments)]
 pub fn router(
     store: ConfigStore,
     scheduler: SchedulerHandle,
@@ -159,6 +168,7 @@ pub fn router(
     sim_control: Option<Arc<SimBackend>>,
     access: Access,
     readiness: Arc<crate::readiness::LastCheck>,
+    event_streams: EventStreamLimits,
 ) -> Router {
     let (routes, api) = routes();
     let state = AppState {
@@ -169,6 +179,7 @@ pub fn router(
         access: Arc::new(access),
         readiness,
         playlists: Arc::default(),
+        events: Arc::new(EventStreams::new(event_streams)),
         started: Instant::now(),
         started_at: Utc::now(),
         openapi: Arc::new(schemas::served(&api)),
@@ -178,7 +189,7 @@ pub fn router(
         None => routes,
     };
     routes
-        .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .fallback(page::serve)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

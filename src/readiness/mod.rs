@@ -171,6 +171,8 @@ pub struct LastCheck {
     last: ArcSwapOption<Readiness>,
     running: tokio::sync::Mutex<()>,
     next: watch::Sender<Option<DateTime<Utc>>>,
+    /// Each new result, for the page's event streams.
+    published: watch::Sender<Option<Arc<Readiness>>>,
 }
 
 impl Default for LastCheck {
@@ -179,6 +181,7 @@ impl Default for LastCheck {
             last: ArcSwapOption::default(),
             running: tokio::sync::Mutex::new(()),
             next: watch::Sender::new(None),
+            published: watch::Sender::new(None),
         }
     }
 }
@@ -199,6 +202,17 @@ impl LastCheck {
         let mut shown = result.clone();
         shown.next_check_at = self.next_check_at();
         shown
+    }
+
+    /// Each new result, as it is kept (the page's event streams follow it).
+    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Readiness>>> {
+        self.published.subscribe()
+    }
+
+    /// Keeps `result` as the last one and announces it.
+    fn keep(&self, result: &Arc<Readiness>) {
+        self.last.store(Some(Arc::clone(result)));
+        self.published.send_replace(Some(Arc::clone(result)));
     }
 
     pub fn next_check_at(&self) -> Option<DateTime<Utc>> {
@@ -232,7 +246,7 @@ impl LastCheck {
             note_repair(&mut result, repair);
         }
         let result = Arc::new(result);
-        self.last.store(Some(Arc::clone(&result)));
+        self.keep(&result);
         result
     }
 
@@ -247,8 +261,12 @@ impl LastCheck {
         let mut amended = of.as_ref().clone();
         change(&mut amended);
         let amended = Arc::new(amended);
-        self.last
+        let previous = self
+            .last
             .compare_and_swap(&Some(Arc::clone(of)), Some(Arc::clone(&amended)));
+        if previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, of)) {
+            self.published.send_replace(Some(Arc::clone(&amended)));
+        }
         amended
     }
 }

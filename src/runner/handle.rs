@@ -85,6 +85,33 @@ impl RunnerHandle {
             .await?
     }
 
+    /// Whether the runner's loop answers within `within`: systemd's watchdog asks before each
+    /// keep-alive. A full queue counts as long as it stays full; a runner that ended never
+    /// answers.
+    pub async fn answers(&self, within: Duration) -> bool {
+        self.ask_within(within, |reply| RunnerCommand::Ping { reply })
+            .await
+    }
+
+    /// Asks the runner to release what sounds and refuse everything from then on (the daemon
+    /// stops). Whether it confirmed within `within`.
+    pub async fn shut_down(&self, within: Duration) -> bool {
+        self.ask_within(within, |reply| RunnerCommand::Shutdown { reply })
+            .await
+    }
+
+    /// Waits for room in the queue too, all within `within`.
+    async fn ask_within(
+        &self,
+        within: Duration,
+        command: impl FnOnce(oneshot::Sender<()>) -> RunnerCommand,
+    ) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let asked =
+            async { self.commands.send(command(reply)).await.is_ok() && answer.await.is_ok() };
+        tokio::time::timeout(within, asked).await.unwrap_or(false)
+    }
+
     async fn ask<T>(
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> RunnerCommand,

@@ -11,8 +11,10 @@
 //! | ringing      | stop, snooze, volume                             | overlapped    |
 //! | snoozed      | stop, snooze (already)                           | overlapped    |
 //! | sleep timer  | stop, volume                                     | ends it, rings|
+//! | stopped      | (all refused: the daemon is stopping)            | journaled     |
 //!
-//! Every other (phase, command) pair is refused by [`RunnerCommand::refuse`]. Button presses
+//! Every other (phase, command) pair is refused by [`RunnerCommand::refuse`]. A ping (systemd's
+//! watchdog) is answered and a shutdown taken in every phase. Button presses
 //! and knob turns (decoded by `hardware`) become these same commands by the (phase, hardware
 //! event) table in `inputs.rs`, inside this loop, so a press cannot race a phase change.
 
@@ -54,6 +56,11 @@ pub(super) enum Phase {
         wake_at: Instant,
     },
     SleepTimer(Box<Timer>),
+    /// After a shutdown: nothing sounds or starts. Holds the alarm whose episode the journal
+    /// keeps for the next start, if any.
+    Stopped {
+        journaled: Option<String>,
+    },
 }
 
 /// The phase's name, for the (phase, command) and (phase, hardware event) tables.
@@ -64,6 +71,7 @@ pub(super) enum Kind {
     Ringing,
     Snoozed,
     SleepTimer,
+    Stopped,
 }
 
 impl Phase {
@@ -74,13 +82,14 @@ impl Phase {
             Phase::Ringing(_) => Kind::Ringing,
             Phase::Snoozed { .. } => Kind::Snoozed,
             Phase::SleepTimer(_) => Kind::SleepTimer,
+            Phase::Stopped { .. } => Kind::Stopped,
         }
     }
 
     /// What this phase waits for. Cancel-safe: the loop drops it whenever another event wins.
     async fn next_event(&mut self) -> Event {
         match self {
-            Phase::Idle => std::future::pending().await,
+            Phase::Idle | Phase::Stopped { .. } => std::future::pending().await,
             Phase::SelfTest(test) => Event::SelfTestDone(test.done().await),
             Phase::Ringing(ring) => Event::Ring(ring.next().await),
             Phase::Snoozed { wake_at, .. } => {
@@ -217,7 +226,7 @@ impl Runner {
                 },
                 Some(input) = self.inputs.recv() => Event::Input(input),
                 event = self.phase.next_event() => event,
-                _ = heartbeat.tick(), if self.phase.kind() != Kind::Idle => Event::Heartbeat,
+                _ = heartbeat.tick(), if !matches!(self.phase.kind(), Kind::Idle | Kind::Stopped) => Event::Heartbeat,
                 _ = sleep_until(amplifier_off_at.unwrap_or_else(Instant::now)),
                     if amplifier_off_at.is_some() => Event::AmplifierIdle,
             };
@@ -273,6 +282,14 @@ impl Runner {
     /// The (phase, command) table: every command is answered here, in every phase.
     async fn on_command(&mut self, command: RunnerCommand) {
         match (self.phase.kind(), command) {
+            (_, RunnerCommand::Ping { reply }) => {
+                let _ = reply.send(());
+            }
+            (_, RunnerCommand::Shutdown { reply }) => {
+                self.shut_down().await;
+                let _ = reply.send(());
+            }
+            (Kind::Stopped, command) => command.refuse_stopped(),
             (Kind::Idle, RunnerCommand::RingNow { alarm_id, reply }) => {
                 let config = self.cx.store.snapshot();
                 match config.config.alarms.iter().find(|a| a.id == alarm_id) {
@@ -346,6 +363,26 @@ impl Runner {
     async fn on_firing(&mut self, firing: Firing) {
         match self.take_phase() {
             Phase::Idle => {}
+            Phase::Stopped { journaled: None } => {
+                // Already marked handled on disk: only the journal can still ring it.
+                tracing::error!(alarm = %firing.alarm.id, "alarm due while the daemon stops: kept in the ring journal, it rings when the daemon starts again");
+                let episode =
+                    Episode::new(firing.alarm, Some(firing.occurrence), self.cx.clock.now());
+                self.cx.journal.save(&episode);
+                self.phase = Phase::Stopped {
+                    journaled: Some(episode.alarm.id),
+                };
+                return;
+            }
+            Phase::Stopped {
+                journaled: Some(busy_with),
+            } => {
+                self.cx.overlapped(firing, &busy_with);
+                self.phase = Phase::Stopped {
+                    journaled: Some(busy_with),
+                };
+                return;
+            }
             Phase::SelfTest(test) => {
                 tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the self-test ends");
                 test.abort(&*self.cx.hardware);
@@ -399,6 +436,36 @@ impl Runner {
             Phase::Ringing(ring) => ring.publish(&self.cx),
             _ => self.cx.beat(),
         }
+    }
+
+    /// The daemon stops: whatever sounds is released (Spotify paused, each device bounded by
+    /// the pause timeout), the outputs go to their safe level, and the runner refuses
+    /// everything from then on. A ringing or snoozed episode stays in the journal, so the next
+    /// start resumes it; a sleep timer ends.
+    async fn shut_down(&mut self) {
+        let journaled = match self.take_phase() {
+            Phase::Idle => None,
+            Phase::Stopped { journaled } => journaled,
+            Phase::SelfTest(test) => {
+                test.abort(&*self.cx.hardware);
+                None
+            }
+            Phase::Ringing(ring) => {
+                let alarm = ring.episode.alarm.id.clone();
+                tracing::info!(%alarm, "stopping mid-ring: sound off, Spotify paused; the alarm resumes when the daemon starts again");
+                ring.release(&mut self.cx, false).await;
+                Some(alarm)
+            }
+            Phase::Snoozed { episode, .. } => Some(episode.alarm.id),
+            Phase::SleepTimer(timer) => {
+                let end = super::sleep_timer::TimerEnd::Stopped(EndedBy::Interrupted);
+                timer.finish(&mut self.cx, end).await;
+                None
+            }
+        };
+        self.cx.amplifier_off_at = None;
+        self.cx.hardware.safe_state();
+        self.phase = Phase::Stopped { journaled };
     }
 
     fn take_phase(&mut self) -> Phase {

@@ -83,6 +83,11 @@ pub enum RunnerCommand {
     HardwareTest {
         reply: oneshot::Sender<Result<SelfTestAnswer, RunnerError>>,
     },
+    /// Answered from the loop in every phase: proof for systemd's watchdog that it turns.
+    Ping { reply: oneshot::Sender<()> },
+    /// The daemon stops: release whatever sounds (Spotify paused, outputs off, the journal
+    /// kept so a restart resumes the alarm) and refuse everything from then on.
+    Shutdown { reply: oneshot::Sender<()> },
 }
 
 /// The self-test's steps, or why it did not finish (an alarm fired meanwhile).
@@ -94,6 +99,10 @@ impl RunnerCommand {
     fn refuse(self) {
         tracing::debug!(command = self.name(), "refused in this phase");
         match self {
+            // Never refused: the table answers them in every phase.
+            RunnerCommand::Ping { reply } | RunnerCommand::Shutdown { reply } => {
+                let _ = reply.send(());
+            }
             RunnerCommand::RingNow { reply, .. } | RunnerCommand::SleepTimer { reply, .. } => {
                 let _ = reply.send(Err(RunnerError::Busy));
             }
@@ -111,6 +120,28 @@ impl RunnerCommand {
 }
 
 impl RunnerCommand {
+    /// Answers a command once the daemon is stopping: nothing starts or changes any more.
+    fn refuse_stopped(self) {
+        tracing::debug!(command = self.name(), "refused: the daemon is stopping");
+        match self {
+            RunnerCommand::RingNow { reply, .. }
+            | RunnerCommand::SleepTimer { reply, .. }
+            | RunnerCommand::Snooze { reply, .. }
+            | RunnerCommand::Stop { reply, .. } => {
+                let _ = reply.send(Err(RunnerError::Gone));
+            }
+            RunnerCommand::SetVolume { reply, .. } => {
+                let _ = reply.send(Err(RunnerError::Gone));
+            }
+            RunnerCommand::HardwareTest { reply } => {
+                let _ = reply.send(Err(RunnerError::Gone));
+            }
+            RunnerCommand::Ping { reply } | RunnerCommand::Shutdown { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             RunnerCommand::RingNow { .. } => "ring-now",
@@ -119,6 +150,8 @@ impl RunnerCommand {
             RunnerCommand::SleepTimer { .. } => "sleep-timer",
             RunnerCommand::SetVolume { .. } => "volume",
             RunnerCommand::HardwareTest { .. } => "hardware-test",
+            RunnerCommand::Ping { .. } => "ping",
+            RunnerCommand::Shutdown { .. } => "shutdown",
         }
     }
 }

@@ -44,7 +44,7 @@ pub enum EndedBy {
     Button,
     /// The maximum ring time passed.
     AutoStop,
-    /// The daemon was down too long to resume it.
+    /// The daemon was down too long to resume it, or (a sleep timer) it stopped.
     Interrupted,
     /// The sleep timer ran out (or could not start).
     Timer,

@@ -13,12 +13,15 @@ mod cli;
 mod cli_client;
 mod concurrency;
 mod config_api;
+mod events;
 mod external_edits;
 mod far_future;
 mod fuzz_findings;
 mod helpers;
 mod link;
 mod openapi;
+mod page;
+mod page_playlists;
 mod playlists;
 mod readiness;
 mod readiness_auto;
@@ -35,6 +38,8 @@ mod trust;
 mod browser;
 #[path = "../support/daemon.rs"]
 mod daemon;
+#[path = "../support/page_load.rs"]
+mod page_load;
 #[path = "../support/ring.rs"]
 mod ring;
 #[path = "../support/spotify_mock/mod.rs"]

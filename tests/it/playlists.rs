@@ -17,7 +17,9 @@ const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
 const ALL_SCOPES: &str =
     "playlist-read-private user-modify-playback-state user-read-playback-state user-read-private";
 
-async fn setup() -> (TestApp, SpotifyMock) {
+/// The application linked to the mock with two playlists ("Wake up gently" with its owner and
+/// size, "Running" bare); the page's browser test (`page_playlists`) uses it too.
+pub(crate) async fn setup() -> (TestApp, SpotifyMock) {
     let app = spawn_app().await;
     let mock = SpotifyMock::start().await;
     mock.set_devices(vec![MockDevice::new("dev-1", "Bedroom")]);

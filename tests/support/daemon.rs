@@ -1,7 +1,9 @@
 //! The real `reveille` binary as a test fixture: started on port 0 with a temp config, its log
 //! (standard error and output) collected line by line, killed when dropped. Readiness is systemd's own protocol, never a
 //! sleep or a log line: the fixture is the service manager, passes a datagram socket as
-//! `NOTIFY_SOCKET` and waits for `READY=1`, whose `STATUS=listening on ADDR` names the port.
+//! `NOTIFY_SOCKET` and waits for `READY=1`, whose `STATUS=… listening on ADDR` names the port.
+//! Every notification after that (status lines, keep-alives, reload, stop) is kept for the
+//! test (`wait_for_notification`).
 #![allow(dead_code)]
 
 use std::ffi::OsString;
@@ -24,6 +26,10 @@ pub struct Daemon {
     seen: Vec<String>,
     /// The notification that said the daemon is ready (`READY=1`, `STATUS=...`).
     ready: String,
+    /// The notifications after `READY=1`, read from the socket by a thread of their own.
+    notifications: mpsc::Receiver<String>,
+    /// Every notification read so far.
+    notified: Vec<String>,
     /// Holds the notify socket, which the daemon may still write to (`STOPPING=1`).
     _notify: Notify,
 }
@@ -68,13 +74,33 @@ impl Notify {
             }
         }
     }
+
+    /// Reads the notifications that follow, until the empty datagram sent when the daemon's
+    /// log ends (after every datagram the daemon sent).
+    fn read_on(&self) -> mpsc::Receiver<String> {
+        let socket = self.socket.try_clone().unwrap();
+        socket.set_read_timeout(None).unwrap();
+        let (tx, notifications) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buffer) {
+                let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                if n == 0 || tx.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        notifications
+    }
 }
 
-/// The address in `STATUS=listening on ADDR`.
+/// The address in `STATUS=… listening on ADDR`.
 fn listening_address(ready: &str) -> Option<SocketAddr> {
     ready
         .lines()
-        .find_map(|line| line.strip_prefix("STATUS=listening on "))?
+        .find_map(|line| line.strip_prefix("STATUS="))?
+        .rsplit_once("listening on ")?
+        .1
         .parse()
         .ok()
 }
@@ -86,6 +112,8 @@ pub struct DaemonBuilder {
     env: Vec<(OsString, OsString)>,
     /// Soft and hard RLIMIT_NOFILE for the daemon, set between fork and exec.
     open_files: Option<u64>,
+    /// Where it listens: port 0 unless a test restarts a daemon on the port it had.
+    listen: SocketAddr,
 }
 
 impl DaemonBuilder {
@@ -96,6 +124,12 @@ impl DaemonBuilder {
 
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Listens on `addr` instead of a free port (a restart on the port the page knows).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
         self
     }
 
@@ -127,7 +161,7 @@ impl DaemonBuilder {
             }
         }
         let mut child = command
-            .args(["run", "--listen", "127.0.0.1:0", "--config"])
+            .args(["run", "--listen", &self.listen.to_string(), "--config"])
             .arg(&self.config)
             .args(&self.args)
             .env_remove("STATE_DIRECTORY")
@@ -171,12 +205,15 @@ impl DaemonBuilder {
             log,
             seen: Vec::new(),
             ready: String::new(),
+            notifications: mpsc::channel().1,
+            notified: Vec::new(),
             _notify: notify,
         };
         match ready.as_deref().and_then(listening_address) {
             Some(addr) => {
                 daemon.addr = addr;
                 daemon.ready = ready.unwrap_or_default();
+                daemon.notifications = daemon._notify.read_on();
                 Ok(daemon)
             }
             None => {
@@ -197,6 +234,7 @@ impl Daemon {
             args: Vec::new(),
             env: Vec::new(),
             open_files: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 
@@ -245,6 +283,42 @@ impl Daemon {
     /// `"READY=1\nSTATUS=listening on 127.0.0.1:41234\n"`.
     pub fn readiness(&self) -> &str {
         &self.ready
+    }
+
+    /// Waits for the next notification (after `READY=1`) that `accept`s, e.g.
+    /// `|m| m == "WATCHDOG=1\n"`; those already returned are not searched again. On timeout or
+    /// the daemon's end, returns every notification so far.
+    pub fn wait_for_notification(
+        &mut self,
+        accept: impl Fn(&str) -> bool,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.notifications.recv_timeout(left) {
+                Ok(message) => {
+                    self.notified.push(message.clone());
+                    if accept(&message) {
+                        return Ok(message);
+                    }
+                }
+                Err(_) => return Err(format!("{:?}", self.notified)),
+            }
+        }
+    }
+
+    /// Every notification after `READY=1`, once the daemon has ended (waiting at most
+    /// `timeout` for the last of them).
+    pub fn notifications_until_closed(&mut self, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        while let Ok(message) = self
+            .notifications
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.notified.push(message);
+        }
+        self.notified.clone()
     }
 
     /// The whole log once the process has ended, waiting at most `timeout` for its end.

@@ -6,6 +6,7 @@
 mod amplifier;
 mod episodes;
 mod inputs;
+mod shutdown;
 mod table;
 
 use std::collections::BTreeSet;
@@ -344,6 +345,11 @@ impl Rig {
             emitted_at: now,
         };
         self.firings.send(firing).await.unwrap();
+    }
+
+    /// The runner's directory (journal, history).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn clock_now(&self) -> DateTime<Utc> {

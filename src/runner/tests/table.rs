@@ -2,6 +2,7 @@
 //! handler for that pair, and at once (the self-test's settle time does not hold it up).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -116,6 +117,11 @@ async fn rig_in(phase: &str) -> Rig {
             assert_eq!(answer(&rig, "sleep-timer").await, "ok");
             rig.until_state("sleep_timer").await;
         }
+        "stopped" => {
+            rig.ring_now().await;
+            rig.until_spotify().await;
+            assert!(rig.runner.shut_down(Duration::from_secs(10)).await);
+        }
         other => unreachable!("{other}"),
     }
     rig
@@ -123,7 +129,7 @@ async fn rig_in(phase: &str) -> Rig {
 
 #[tokio::test(start_paused = true)]
 async fn every_command_is_answered_in_every_phase() {
-    let expected: [(&str, [&str; 6]); 6] = [
+    let expected: [(&str, [&str; 6]); 7] = [
         // ring-now, snooze, stop, sleep-timer, volume, self-test
         (
             "idle",
@@ -157,6 +163,7 @@ async fn every_command_is_answered_in_every_phase() {
             "sleep-timer",
             ["busy", "not ringing", "ok", "busy", "ok", "busy"],
         ),
+        ("stopped", ["gone"; 6]),
     ];
     for (phase, answers) in expected {
         for (command, want) in COMMANDS.iter().zip(answers) {
@@ -164,6 +171,27 @@ async fn every_command_is_answered_in_every_phase() {
             let got = answer(&rig, command).await;
             assert_eq!(got, want, "{command} while {phase}");
         }
+    }
+}
+
+/// systemd's watchdog asks the loop itself: it answers whatever it is doing.
+#[tokio::test(start_paused = true)]
+async fn the_watchdogs_ping_is_answered_in_every_phase() {
+    let phases = [
+        "idle",
+        "self-test",
+        "starting",
+        "ringing",
+        "snoozed",
+        "sleep-timer",
+        "stopped",
+    ];
+    for phase in phases {
+        let rig = rig_in(phase).await;
+        assert!(
+            rig.runner.answers(Duration::from_millis(10)).await,
+            "no answer while {phase}"
+        );
     }
 }
 

@@ -381,17 +381,31 @@ async fn hand_edited_button_actions_and_knob_step_apply_without_a_restart() {
     assert_eq!(history[0]["snoozes"], json!(0), "{history}");
 }
 
+/// systemd's stop mid-ring: STOPPING at once, Spotify paused within the runner's bound, the
+/// amplifier at its safe level, exit 0, and the episode still journaled so a restart resumes
+/// it. The status line said what rang.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_mid_ring_puts_the_amplifier_to_its_safe_level() {
+async fn sigterm_mid_ring_says_stopping_pauses_spotify_and_puts_the_amplifier_to_its_safe_level() {
     let mut rig = rig(|c| c["hardware"]["amplifier"]["idle_off_seconds"] = 600.into()).await;
     rig.ring_now().await;
     rig.wait_for_state("ringing", Some("spotify"), SECONDS(10))
         .await;
+    rig.daemon
+        .wait_for_notification(
+            |m| m.starts_with("STATUS=ringing: Wake up (Spotify) · listening on"),
+            SECONDS(10),
+        )
+        .unwrap();
+    let pauses = rig.mock.requests_to(Endpoint::Pause).len();
+    let sigterm = std::time::Instant::now();
     // SAFETY: signalling our own child process.
     assert_eq!(
         unsafe { libc::kill(rig.daemon.pid() as i32, libc::SIGTERM) },
         0
     );
+    rig.daemon
+        .wait_for_notification(|m| m.lines().any(|l| l == "STOPPING=1"), SECONDS(10))
+        .unwrap();
     let status = rig.daemon.child.wait().unwrap();
     assert!(status.success(), "{status}");
     let log = rig.daemon.log_so_far();
@@ -400,6 +414,24 @@ async fn sigterm_mid_ring_puts_the_amplifier_to_its_safe_level() {
         .nth(1)
         .unwrap_or_else(|| panic!("{log}"));
     assert!(after.contains("amplifier off"), "{log}");
+    let paused = rig.mock.requests_to(Endpoint::Pause);
+    assert_eq!(paused.len(), pauses + 1, "{log}");
+    let pause = paused.last().unwrap().at;
+    assert!(
+        pause > sigterm && pause - sigterm < SECONDS(3),
+        "paused {:?} after SIGTERM",
+        pause.saturating_duration_since(sigterm)
+    );
+    assert!(
+        rig.dir.path().join("ring-episode.json").exists(),
+        "the journal is gone, so a restart would not resume the alarm"
+    );
+    // No watchdog was asked for: no keep-alives.
+    let notified = rig.daemon.notifications_until_closed(SECONDS(5));
+    assert!(
+        !notified.iter().any(|m| m.contains("WATCHDOG")),
+        "{notified:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

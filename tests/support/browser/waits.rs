@@ -74,6 +74,19 @@ impl Browser {
         .await
     }
 
+    /// Waits until `script` (a function body, as for `eval`) returns `true`; `awaited` names
+    /// the condition, and the error shows what the script returned last.
+    pub async fn wait_until(&self, awaited: &str, script: &str) -> Result<(), BrowserError> {
+        self.poll(awaited, async || {
+            match self.client.execute(script, Vec::new()).await {
+                Ok(serde_json::Value::Bool(true)) => Ok(()),
+                Ok(other) => Err(format!("the script returned {other}")),
+                Err(e) => Err(first_line(&e)),
+            }
+        })
+        .await
+    }
+
     /// Clicks the element matching `selector`, retrying while it is missing, hidden or covered.
     pub async fn click(&self, selector: &str) -> Result<(), BrowserError> {
         self.poll(&format!("a click on `{selector}`"), async || {
