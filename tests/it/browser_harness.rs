@@ -247,7 +247,6 @@ async fn waits_are_bounded_and_pages_stay_on_loopback() -> TestResult {
     browser.set_wait(Duration::from_millis(400));
     browser.goto(&format!("{base}/")).await?;
 
-    let started = Instant::now();
     let missing = browser.wait_for("#never").await.unwrap_err().to_string();
     assert!(
         missing.contains("`#never` to be shown") && missing.contains("nothing matches it"),
@@ -263,12 +262,10 @@ async fn waits_are_bounded_and_pages_stay_on_loopback() -> TestResult {
         "{stale}"
     );
     assert!(!stale.contains('\n'), "one line: {stale}");
-    // The session's own bound, not the 5 s default (two of those would take 10 s).
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "two 400 ms waits took {:?}",
-        started.elapsed()
-    );
+    // The session's own bound, not the 5 s default: the errors name the bound they waited.
+    for error in [&missing, &stale] {
+        assert!(error.starts_with("waited 400ms for "), "{error}");
+    }
 
     for elsewhere in [
         "http://example.com/",
