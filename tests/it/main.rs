@@ -20,6 +20,7 @@ mod fuzz_findings;
 mod helpers;
 mod link;
 mod openapi;
+mod packaging;
 mod page;
 mod page_playlists;
 mod playlists;
