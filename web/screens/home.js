@@ -69,9 +69,10 @@ export function show(view, app) {
     }, t("readiness.check_again"));
     if (!r) {
       readiness.replaceChildren(h("h2", {}, t("readiness.title")), h("p", { class: "muted" }, t("readiness.checking")));
-      if (!checking) {
+      // The live stream's first status carries the last check; only when it has none is one
+      // asked for (a check the daemon keeps: the live status brings its result).
+      if (app.live && !checking) {
         checking = true;
-        // A check the daemon keeps; the live status brings its result.
         api.get("/api/readiness").catch(() => {}).finally(() => { checking = false; });
       }
       return;

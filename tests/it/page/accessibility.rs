@@ -66,6 +66,16 @@ async fn every_screen_passes_axe_labels_and_touch_targets_on_the_phone() -> Test
         if stops.first().is_some_and(|first| first.0 == stop.0) {
             break;
         }
+        // Scrolled to by focus, a control stops above the fixed tab bar, not under it.
+        let hidden = "const el = document.activeElement;
+             return !el.closest('#tabs')
+                 && el.getBoundingClientRect().bottom > document.getElementById('tabs').getBoundingClientRect().top";
+        assert_eq!(
+            browser.eval(hidden).await?,
+            false,
+            "{} is under the tab bar",
+            stop.0
+        );
         stops.push(stop);
     }
     let names: Vec<&str> = stops.iter().map(|(name, ..)| name.as_str()).collect();
