@@ -51,14 +51,7 @@ pub(super) fn ring(url: &str, config: &Path, wanted: &str) -> ExitCode {
 pub(super) fn stop(url: &str, config: &Path) -> ExitCode {
     let client = DaemonClient::new(url, config);
     let result = block_on(async {
-        let before = client
-            .call(Method::GET, "/api/ring", None)
-            .await
-            .map_err(text)?;
-        client
-            .call_text(Method::POST, "/api/ring/stop", None)
-            .await
-            .map_err(text)?;
+        let before = act(&client, "/api/ring/stop").await?;
         Ok(format!("stopped: {}", what(&before)))
     });
     super::finish("stop", result)
@@ -68,14 +61,7 @@ pub(super) fn stop(url: &str, config: &Path) -> ExitCode {
 pub(super) fn snooze(url: &str, config: &Path) -> ExitCode {
     let client = DaemonClient::new(url, config);
     let result = block_on(async {
-        let before = client
-            .call(Method::GET, "/api/ring", None)
-            .await
-            .map_err(text)?;
-        client
-            .call_text(Method::POST, "/api/ring/snooze", None)
-            .await
-            .map_err(text)?;
+        let before = act(&client, "/api/ring/snooze").await?;
         let deadline = tokio::time::Instant::now() + SETTLE;
         loop {
             let answer = client.get("/api/status").await.map_err(text)?;
@@ -90,6 +76,19 @@ pub(super) fn snooze(url: &str, config: &Path) -> ExitCode {
         }
     });
     super::finish("snooze", result)
+}
+
+/// POSTs `action` to the ring in progress; answers what was ringing before (`GET /api/ring`).
+async fn act(client: &DaemonClient, action: &str) -> Result<Value, String> {
+    let before = client
+        .call(Method::GET, "/api/ring", None)
+        .await
+        .map_err(text)?;
+    client
+        .call_text(Method::POST, action, None)
+        .await
+        .map_err(text)?;
+    Ok(before)
 }
 
 /// The line after a snooze, from the runner's state before and after it.
