@@ -86,27 +86,17 @@ pub struct ScheduleEvent {
 }
 
 /// What the scheduler will ring next and in which zone it reads times: announced when it
-/// changes, not at every tick.
+/// changes, not at every tick (systemd's status line, the page's event stream).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     pub next_firing: Option<UpcomingFiring>,
     pub zone: Tz,
 }
 
-/// The next firing and the zone it is read in, announced when either changes (the page's
-/// event stream follows it).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
-pub struct NextFiring {
-    /// The zone alarm times are read in; empty until the scheduler first looked.
-    pub time_zone: String,
-    pub firing: Option<UpcomingFiring>,
-}
-
 /// Read access for the HTTP side.
 #[derive(Clone)]
 pub struct SchedulerHandle {
     view: Arc<ArcSwap<View>>,
-    next: watch::Receiver<NextFiring>,
     clock: SharedClock,
     plan: watch::Receiver<Option<Plan>>,
     pings: mpsc::Sender<oneshot::Sender<()>>,
@@ -137,11 +127,6 @@ impl SchedulerHandle {
         let (reply, answer) = oneshot::channel();
         let asked = async { self.pings.send(reply).await.is_ok() && answer.await.is_ok() };
         tokio::time::timeout(within, asked).await.unwrap_or(false)
-    }
-
-    /// The next firing, marked changed only when it (or the zone) changes.
-    pub fn subscribe_next(&self) -> watch::Receiver<NextFiring> {
-        self.next.clone()
     }
 
     /// The next `count` occurrences for `config` as the scheduler sees them now.
@@ -192,7 +177,6 @@ pub struct Scheduler {
     firings: mpsc::Sender<Firing>,
     clock_synchronized: Box<dyn Fn() -> Option<bool> + Send + Sync>,
     view: Arc<ArcSwap<View>>,
-    next: watch::Sender<NextFiring>,
     events: VecDeque<ScheduleEvent>,
     /// As last reported, so each alarm is logged once when it breaks and once when it heals.
     broken: Vec<BrokenAlarm>,
@@ -236,10 +220,8 @@ impl Scheduler {
         let (plan, plan_rx) = watch::channel(None);
         // One ping at a time is all the watchdog sends.
         let (pings_tx, pings) = mpsc::channel(1);
-        let (next, next_seen) = watch::channel(NextFiring::default());
         let handle = SchedulerHandle {
             view: view.clone(),
-            next: next_seen,
             clock: clock.clone(),
             plan: plan_rx,
             pings: pings_tx,
@@ -252,7 +234,6 @@ impl Scheduler {
             firings,
             clock_synchronized,
             view,
-            next,
             events: VecDeque::new(),
             broken: Vec::new(),
             plan,
@@ -339,8 +320,9 @@ impl Scheduler {
         let next = schedule::upcoming(config, zone, &self.state, now, 16)
             .into_iter()
             .find(|d| d.decision == Decision::Ring);
+        let next_firing = next.as_ref().map(|d| upcoming_firing(d, zone));
         let plan = Plan {
-            next_firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
+            next_firing: next_firing.clone(),
             zone,
         };
         self.plan.send_if_modified(|known| {
@@ -356,22 +338,11 @@ impl Scheduler {
                 "clock not synchronized: alarms ring by the system clock, which may be wrong"
                     .to_owned()
             });
-        let next_firing = NextFiring {
-            time_zone: zone.name().to_owned(),
-            firing: next.as_ref().map(|d| upcoming_firing(d, zone)),
-        };
-        self.next.send_if_modified(|old| {
-            let changed = *old != next_firing;
-            if changed {
-                *old = next_firing.clone();
-            }
-            changed
-        });
         self.view.store(Arc::new(View {
             status: SchedulerStatus {
-                time_zone: next_firing.time_zone,
+                time_zone: zone.name().to_owned(),
                 time_zone_source: zone_source.to_owned(),
-                next_firing: next_firing.firing,
+                next_firing,
                 clock_synchronized: synchronized,
                 clock_warning,
                 broken_alarms: self.broken.clone(),

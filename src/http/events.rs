@@ -42,7 +42,7 @@ use super::listener::ConnectionControl;
 use crate::clock::SharedClock;
 use crate::readiness::Readiness;
 use crate::runner::{RunnerState, RunnerStatus};
-use crate::scheduler::{NextFiring, UpcomingFiring};
+use crate::scheduler::{Plan, UpcomingFiring};
 
 /// Events a stream holds for a client that is slow to take them.
 pub const BUFFER: usize = 4;
@@ -113,7 +113,7 @@ pub struct LiveStatus {
 pub(super) struct Sources {
     pub revision: watch::Receiver<u64>,
     pub runner: watch::Receiver<RunnerStatus>,
-    pub next: watch::Receiver<NextFiring>,
+    pub next: watch::Receiver<Option<Plan>>,
     pub readiness: watch::Receiver<Option<Arc<Readiness>>>,
     pub clock: SharedClock,
 }
@@ -123,7 +123,7 @@ impl Sources {
         Sources {
             revision: app.store.subscribe(),
             runner: app.runner.subscribe(),
-            next: app.scheduler.subscribe_next(),
+            next: app.scheduler.watch_plan(),
             readiness: app.readiness.subscribe(),
             clock: app.scheduler.clock().clone(),
         }
@@ -131,12 +131,16 @@ impl Sources {
 
     /// The status now, as JSON without `server_time` (to compare with the last one sent).
     fn read(&mut self) -> (String, LiveStatus) {
-        let next = self.next.borrow_and_update().clone();
+        // The zone is empty until the scheduler first looked at the clock.
+        let (next_firing, time_zone) = match &*self.next.borrow_and_update() {
+            Some(plan) => (plan.next_firing.clone(), plan.zone.name().to_owned()),
+            None => (None, String::new()),
+        };
         let status = LiveStatus {
             revision: *self.revision.borrow_and_update(),
             runner: self.runner.borrow_and_update().state.clone(),
-            next_firing: next.firing,
-            time_zone: next.time_zone,
+            next_firing,
+            time_zone,
             readiness: self
                 .readiness
                 .borrow_and_update()
@@ -317,7 +321,7 @@ mod tests {
     struct Fixture {
         revision: watch::Sender<u64>,
         runner: watch::Sender<RunnerStatus>,
-        _next: watch::Sender<NextFiring>,
+        _next: watch::Sender<Option<Plan>>,
         _readiness: watch::Sender<Option<Arc<Readiness>>>,
         slots: Arc<Semaphore>,
     }
@@ -325,7 +329,7 @@ mod tests {
     fn producer(limits: EventStreamLimits) -> (Fixture, Producer, mpsc::Receiver<Event>) {
         let (revision, revision_rx) = watch::channel(1);
         let (runner, runner_rx) = watch::channel(idle());
-        let (next, next_rx) = watch::channel(NextFiring::default());
+        let (next, next_rx) = watch::channel(None);
         let (readiness, readiness_rx) = watch::channel(None);
         let slots = Arc::new(Semaphore::new(1));
         let (sender, receiver) = mpsc::channel(BUFFER);
