@@ -152,6 +152,9 @@ impl StepDetector {
 
 /// Arms `fd` at the latest time a `time_t` holds, cancelled when the clock is set.
 fn arm(fd: RawFd) -> io::Result<()> {
+    // The libc crate marks musl's `time_t` deprecated ahead of a change to 64 bits; `MAX` is
+    // read from whatever width it has, which is what is meant here.
+    #[allow(deprecated)]
     let spec = libc::itimerspec {
         it_interval: libc::timespec {
             tv_sec: 0,
