@@ -126,9 +126,13 @@ async fn a_hand_edit_with_the_issue_document_is_refused_and_the_daemon_runs_on()
     doc["alarms"] = json!([{"id": "far", "time": "23:59", "date": END_OF_TIME}]);
     fs::write(app.config_path(), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
+    // `fs::write` truncates, then writes, as many editors do: the watcher may see the empty
+    // file first (refused too), then the whole one.
     let status = app
         .wait_for_status("the refused edit", |s| {
-            !s["config"]["external_edit_error"].is_null()
+            s["config"]["external_edit_error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("alarms[0]"))
         })
         .await;
     let message = status["config"]["external_edit_error"]["message"]
