@@ -206,13 +206,8 @@ impl Ring {
                     task.abort();
                 }
                 self.pause_all().await;
-                let last = self.report.lock().ok().and_then(|r| r.last_error.clone());
                 let seconds = self.snapshot.config.spotify.start_deadline_seconds;
-                let reason = match last {
-                    Some(e) => format!("Spotify did not start playing within {seconds} s ({e})"),
-                    None => format!("Spotify did not start playing within {seconds} s"),
-                };
-                self.fall_back(cx, reason);
+                self.fall_back(cx, missed_deadline(seconds, &self.report));
             }
             RingEvent::VolumeStep => self.volume_step(cx),
             RingEvent::VolumeDone(result) => {
@@ -481,6 +476,15 @@ impl Ring {
         for device in sent {
             pause_quietly(self.spotify.as_deref(), &device).await;
         }
+    }
+}
+
+/// Why a start not confirmed by the deadline gave up: the deadline, and the last error the
+/// start met, in words (an alarm's fallback reason and a sleep timer's history say the same).
+pub(super) fn missed_deadline(seconds: u32, report: &SharedReport) -> String {
+    match report.lock().ok().and_then(|r| r.last_error.clone()) {
+        Some(e) => format!("Spotify did not start playing within {seconds} s ({e})"),
+        None => format!("Spotify did not start playing within {seconds} s"),
     }
 }
 

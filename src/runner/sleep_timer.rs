@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::machine::Context;
 use super::records::{EndedBy, HistoryEntry, RingPath};
-use super::ring::{VOLUME_STEP, join, pause_quietly};
+use super::ring::{VOLUME_STEP, join, missed_deadline, pause_quietly};
 use super::speakers::Spotify;
 use super::{RunnerState, VolumeChange};
 use crate::config::SpotifySource;
@@ -169,10 +169,10 @@ impl Timer {
             }
             TimerEvent::Started(Some(Err(e))) => Some(TimerEnd::Failed(e.to_string())),
             TimerEvent::Started(None) => Some(TimerEnd::Failed("the Spotify start crashed".into())),
-            TimerEvent::StartDeadline => Some(TimerEnd::Failed(format!(
-                "Spotify did not start playing within {} s",
-                cx.store.snapshot().config.spotify.start_deadline_seconds
-            ))),
+            TimerEvent::StartDeadline => {
+                let seconds = cx.store.snapshot().config.spotify.start_deadline_seconds;
+                Some(TimerEnd::Failed(missed_deadline(seconds, &self.report)))
+            }
             TimerEvent::VolumeDone => None,
             TimerEvent::Step => {
                 self.fade_step(cx);

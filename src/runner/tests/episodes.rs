@@ -232,6 +232,37 @@ async fn a_sleep_timer_still_starting_is_stopped_at_once_and_paused() {
     assert_eq!(rig.history()[0].ended_by, EndedBy::Api);
 }
 
+/// Not an alarm: no local sound, but the history says why, as an alarm's fallback reason does.
+#[tokio::test(start_paused = true)]
+async fn a_sleep_timer_that_never_starts_ends_silent_at_the_deadline_and_says_why() {
+    let mut rig = Rig::start().await;
+    rig.fake.set_start(Start::Retrying(SpotifyError::NoDevice));
+    let request = SleepTimerRequest {
+        source: None,
+        volume_percent: None,
+        duration_minutes: 30,
+        fade_out_minutes: None,
+    };
+    rig.runner.sleep_timer(request).await.unwrap();
+    rig.until_state("sleep_timer").await;
+    rig.until_state("idle").await;
+    let entry = &rig.history()[0];
+    assert_eq!(
+        (entry.ended_by, entry.paths.clone(), entry.duration_seconds),
+        (EndedBy::Timer, vec![RingPath::Silent], 5)
+    );
+    let why = format!(
+        "Spotify did not start playing within 5 s ({})",
+        SpotifyError::NoDevice
+    );
+    assert_eq!(entry.fallback_reason.as_deref(), Some(why.as_str()));
+    assert_eq!(
+        rig.fake.count(&Call::LocalSound),
+        0,
+        "the sleep timer beeped"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_alarm_firing_ends_the_sleep_timer_and_rings() {
     let mut rig = Rig::start().await;

@@ -55,6 +55,8 @@ pub enum Start {
     Fails(SpotifyError),
     /// Sends the play, then never answers.
     Hangs,
+    /// Keeps failing with this error and trying again, never sending a play.
+    Retrying(SpotifyError),
 }
 
 /// One call the runner made, with the (paused) time since the rig started.
@@ -165,6 +167,10 @@ impl Spotify for Fake {
                     Ok(DEVICE.to_owned())
                 }
                 Start::Fails(e) => Err(e),
+                Start::Retrying(e) => {
+                    report.lock().unwrap().last_error = Some(e);
+                    std::future::pending().await
+                }
                 Start::Hangs => {
                     report.lock().unwrap().play_sent_to = BTreeSet::from([DEVICE.to_owned()]);
                     fake.state.lock().unwrap().playing = true;
