@@ -31,6 +31,11 @@ fn every_day(id: &str, time: &str) -> Value {
            "repeat": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]})
 }
 
+/// "Rang at this occurrence, not an hour off": a correctness bound, loose enough for a loaded
+/// machine and libfaketime's bounded sleeps. How late firings are is measured by
+/// `cargo bench --bench scheduler`, never asserted here.
+const ON_TIME_MS: f64 = 60_000.0;
+
 /// Waits for the next "alarm due: ringing" line and returns (alarm, occurrence, late_ms).
 fn next_ring(daemon: &mut Daemon, within: Duration) -> (String, String, f64) {
     let line = daemon
@@ -79,7 +84,7 @@ async fn spring_forward_rings_the_gap_alarm_at_the_gap_end_and_seven_at_seven_su
         (alarm.as_str(), occurrence.as_str()),
         ("gap", "2026-03-29T01:00:00+00:00")
     );
-    assert!((0.0..2000.0).contains(&late_ms), "{late_ms} ms late");
+    assert!((0.0..ON_TIME_MS).contains(&late_ms), "{late_ms} ms late");
 
     // The daemon was started in winter time and now plans in summer time.
     let upcoming = get(&daemon, "/api/alarms/upcoming?count=2").await;
@@ -99,7 +104,7 @@ async fn spring_forward_rings_the_gap_alarm_at_the_gap_end_and_seven_at_seven_su
         (alarm.as_str(), occurrence.as_str()),
         ("seven", "2026-03-29T05:00:00+00:00")
     );
-    assert!((0.0..2000.0).contains(&late_ms), "{late_ms} ms late");
+    assert!((0.0..ON_TIME_MS).contains(&late_ms), "{late_ms} ms late");
     let log = daemon.log_so_far();
     assert!(!log.contains("MISSED"), "{log}");
 }
@@ -118,7 +123,7 @@ async fn fall_back_rings_the_repeated_hour_once_at_its_first_occurrence() {
         (alarm.as_str(), occurrence.as_str()),
         ("overlap", "2026-10-25T00:30:00+00:00")
     );
-    assert!((0.0..2000.0).contains(&late_ms), "{late_ms} ms late");
+    assert!((0.0..ON_TIME_MS).contains(&late_ms), "{late_ms} ms late");
 
     // Move to just before the second 02:30 (CET, 01:30Z) and let the daemon look at the
     // clock after it: it must not ring again.
