@@ -1,17 +1,24 @@
 //! Crash and restart, the part of the reliability suite (issue 19) that kills the real daemon
 //! with SIGKILL at random moments and starts it again on the same files, as systemd's
 //! `Restart=on-failure` would: during config writes, hand edits with a SIGHUP reload and
-//! revision-history writes (`writes`). After every restart each test checks what a user would
-//! see: nothing acknowledged is lost.
+//! revision-history writes (`writes`), during a ring and a snooze, with Spotify and with the
+//! local sound (`ring`). After every restart each test checks what a user would see: nothing
+//! acknowledged is lost, an alarm rings (again) exactly once.
 //!
-//! `REVEILLE_RELIABILITY=full` runs the long variant (500 write kills); the default is the
-//! quick one `cargo test` runs in CI, a few seconds per test. Each test prints its figures
-//! (`--nocapture` shows them).
-//! Its own binary: it sends signals to its own children.
+//! `REVEILLE_RELIABILITY=full` runs the long variant (500 write kills, more rings); the default
+//! is the quick one `cargo test` runs in CI, a few seconds per test. Each test prints its
+//! figures (`--nocapture` shows them).
+//! Its own binary: it sends signals to its own children and starts them under libfaketime.
 
 #[path = "support/daemon.rs"]
 mod daemon;
+#[path = "support/faketime.rs"]
+mod faketime;
+#[path = "support/spotify_mock/mod.rs"]
+mod spotify_mock;
 
+#[path = "crash/ring.rs"]
+mod ring;
 #[path = "crash/writes.rs"]
 mod writes;
 
