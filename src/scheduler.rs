@@ -251,6 +251,10 @@ impl Scheduler {
     ) -> io::Result<(Scheduler, SchedulerHandle)> {
         let path = state_path(&store);
         let state_file = StoreFiles::new(&path)?;
+        // A crash during a save leaves its temp file; nothing else removes it.
+        if let Err(e) = state_file.remove_leftovers() {
+            tracing::warn!(path = %path.display(), "cannot remove the temp files of an interrupted save: {e}");
+        }
         let state = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::error!(path = %path.display(), "unreadable scheduler state, starting fresh (alarms missed while down will not catch up): {e}");

@@ -139,3 +139,15 @@ async fn a_firing_the_runner_never_confirmed_rings_again_after_a_restart() {
     assert_eq!(firing.occurrence, utc("2026-11-24T07:00:00Z"));
     restarted.task.abort();
 }
+
+/// A kill during a save of the handled marks leaves a temp file; a start removes it, so a
+/// crash loop cannot fill the state directory.
+#[tokio::test]
+async fn a_start_removes_what_an_interrupted_save_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
+    let leftover = dir.path().join(".schedule-state.json.tmp-1-0");
+    std::fs::write(&leftover, b"{\"alarms\": {").unwrap();
+    start(&store, "2026-11-24T06:59:00Z").await.task.abort();
+    assert!(!leftover.exists());
+}
