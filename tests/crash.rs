@@ -2,12 +2,13 @@
 //! with SIGKILL at random moments and starts it again on the same files, as systemd's
 //! `Restart=on-failure` would: during config writes, hand edits with a SIGHUP reload and
 //! revision-history writes (`writes`), during a ring and a snooze, with Spotify and with the
-//! local sound (`ring`). After every restart each test checks what a user would see: nothing
-//! acknowledged is lost, an alarm rings (again) exactly once.
+//! local sound (`ring`), and during a Spotify login or a token refresh (`login`). After every
+//! restart each test checks what a user would see: nothing acknowledged is lost, an alarm rings
+//! (again) exactly once, a login is either the old one or the new one.
 //!
-//! `REVEILLE_RELIABILITY=full` runs the long variant (500 write kills, more rings); the default
-//! is the quick one `cargo test` runs in CI, a few seconds per test. Each test prints its
-//! figures (`--nocapture` shows them).
+//! `REVEILLE_RELIABILITY=full` runs the long variant (500 write kills, more rings and logins);
+//! the default is the quick one `cargo test` runs in CI, a few seconds per test. Each test prints
+//! its figures (`--nocapture` shows them; `docs/reliability.md` has those of the last full run).
 //! Its own binary: it sends signals to its own children and starts them under libfaketime.
 
 #[path = "support/daemon.rs"]
@@ -17,6 +18,8 @@ mod faketime;
 #[path = "support/spotify_mock/mod.rs"]
 mod spotify_mock;
 
+#[path = "crash/login.rs"]
+mod login;
 #[path = "crash/ring.rs"]
 mod ring;
 #[path = "crash/writes.rs"]
