@@ -148,6 +148,9 @@ async fn a_ring_killed_at_any_moment_rings_again_after_the_restart_exactly_once(
     let began = Instant::now();
     let mut counts = [0u32; KINDS.len()];
     let mut resumed_snoozed = 0;
+    // How the restarted daemon found the morning again: its journal, the scheduler (the mark
+    // was not saved yet), or both (the second one not rung).
+    let (mut from_journal, mut fired_again, mut not_twice) = (0, 0, 0);
 
     for round in 0..rounds {
         // Every kind in the quick run; then at random.
@@ -247,6 +250,9 @@ async fn a_ring_killed_at_any_moment_rings_again_after_the_restart_exactly_once(
         );
         let log = bedroom.daemon.log_so_far();
         assert!(!log.contains("NOT RUNG"), "round {round}: {log}");
+        from_journal += u32::from(log.contains("resuming the alarm that was ringing"));
+        fired_again += u32::from(log.contains("alarm due: ringing"));
+        not_twice += u32::from(log.contains("not rung again"));
     }
 
     // Every morning exactly once, in the history the page shows.
@@ -266,8 +272,9 @@ async fn a_ring_killed_at_any_moment_rings_again_after_the_restart_exactly_once(
     bedroom.mock.assert_all_valid();
     eprintln!(
         "ring: {rounds} kills in {:.1} s (at hand-over {}, mid-ring Spotify {}, mid-ring local \
-         sound {}, snoozed {}, of which the snooze itself survived {resumed_snoozed}); every \
-         morning rang again after the restart and is in the history once",
+         sound {}, snoozed {}, of which the snooze itself survived {resumed_snoozed}); found \
+         again from the journal {from_journal}, fired again {fired_again}, both and rung once \
+         {not_twice}; every morning rang again after the restart and is in the history once",
         began.elapsed().as_secs_f64(),
         counts[0],
         counts[1],
