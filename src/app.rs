@@ -216,7 +216,7 @@ impl ApplicationBuilder {
         // sender is kept so the runner does not take a closed input for the end.
         let (ring_requests, tap, idle_firings) = if self.firings_to_caller {
             let (idle, ring_requests) = mpsc::channel(1);
-            (ring_requests, Some(scheduled), Some(idle))
+            (ring_requests, Some(receipts_given(scheduled)), Some(idle))
         } else {
             (scheduled, None, None)
         };
@@ -295,6 +295,20 @@ fn open_devices(
     let opened = open_backend(kind);
     let devices = GpioHardware::new(opened.backend, settings, opened.error);
     (Some(devices), opened.sim)
+}
+
+/// The tests' tap on the firings: nothing is journaled, so each receipt is given on the way.
+fn receipts_given(mut scheduled: mpsc::Receiver<Firing>) -> mpsc::Receiver<Firing> {
+    let (tap, firings) = mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Some(mut firing) = scheduled.recv().await {
+            firing.take_receipt().give();
+            if tap.send(firing).await.is_err() {
+                break;
+            }
+        }
+    });
+    firings
 }
 
 async fn bind(on: Listen) -> anyhow::Result<TcpListener> {

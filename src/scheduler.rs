@@ -1,8 +1,11 @@
 //! The scheduler task: turns the config snapshot and the wall clock into firings.
 //!
-//! Each wake-up: re-arm changed alarms, find what is due (`schedule::due`), save the new
-//! `handled_until` marks durably, and only then hand ring decisions to the runner over a
-//! bounded channel, so a restart never rings an occurrence twice. It then sleeps until the next
+//! Each wake-up: re-arm changed alarms, find what is due (`schedule::due`), hand ring decisions
+//! to the runner over a bounded channel, wait for the runner's [`Receipt`] (the firing is in its
+//! ring journal on disk), and only then save the new `handled_until` marks durably. A crash
+//! before the mark rings the occurrence again after the restart (within the grace), one after
+//! it finds the journal, and the runner does not ring an occurrence it already holds: never
+//! lost, never twice. It then sleeps until the next
 //! occurrence, never longer than [`clock::MAX_SLEEP`] and ended by a clock step, and wakes early on a new config revision.
 //! One-shot alarms are disabled and `skip_next` cleared through store transactions, applied
 //! only if the alarm was not changed meanwhile, so a racing edit from the page is not undone.
@@ -33,14 +36,51 @@ use crate::store::{ConfigStore, StoreFiles};
 /// How many handled occurrences the status keeps.
 const RECENT_EVENTS: usize = 20;
 
+/// How long the scheduler waits for the runner's receipt before it saves its marks anyway.
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// An alarm occurrence to ring now. The runner's input.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Firing {
     pub alarm: Alarm,
     pub date: NaiveDate,
     /// The occurrence's instant; the firing is emitted at or (after a restart) shortly after it.
     pub occurrence: DateTime<Utc>,
     pub emitted_at: DateTime<Utc>,
+    /// For the runner to give once the firing is safe from a crash.
+    pub receipt: Receipt,
+}
+
+impl Firing {
+    /// The receipt, for whoever makes the firing safe; an unwanted one is left in its place.
+    pub fn take_receipt(&mut self) -> Receipt {
+        std::mem::replace(&mut self.receipt, Receipt::unwanted())
+    }
+}
+
+/// The runner's word that it has a firing on disk (its ring journal) or will not ring it; the
+/// scheduler marks the occurrence handled only after that. Dropped unanswered, it counts as
+/// given, so a receiver that goes away never holds the scheduler up.
+#[derive(Debug)]
+pub struct Receipt(Option<oneshot::Sender<()>>);
+
+impl Receipt {
+    /// A receipt and what completes when it is given (or dropped).
+    pub fn new() -> (Receipt, oneshot::Receiver<()>) {
+        let (given, wait) = oneshot::channel();
+        (Receipt(Some(given)), wait)
+    }
+
+    /// A receipt nobody waits for: a firing made by hand (tests).
+    pub fn unwanted() -> Receipt {
+        Receipt(None)
+    }
+
+    pub fn give(self) {
+        if let Some(given) = self.0 {
+            let _ = given.send(());
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -195,6 +235,10 @@ impl Scheduler {
     ) -> io::Result<(Scheduler, SchedulerHandle)> {
         let path = state_path(&store);
         let state_file = StoreFiles::new(&path)?;
+        // A crash during a save leaves its temp file; nothing else removes it.
+        if let Err(e) = state_file.remove_leftovers() {
+            tracing::warn!(path = %path.display(), "cannot remove the temp files of an interrupted save: {e}");
+        }
         let state = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::error!(path = %path.display(), "unreadable scheduler state, starting fresh (alarms missed while down will not catch up): {e}");
@@ -280,11 +324,7 @@ impl Scheduler {
                 changed = true;
             }
         }
-        if changed && !self.save_state().await && !due.is_empty() {
-            // Ringing matters more than the guard against ringing twice after a crash.
-            tracing::error!("ringing although the scheduler state could not be saved");
-        }
-
+        let mut receipts = Vec::new();
         let mut follow_ups = Vec::new();
         for d in due {
             let Some(alarm) = config.alarms.iter().find(|a| a.id == d.occurrence.alarm_id) else {
@@ -293,14 +333,17 @@ impl Scheduler {
             let late_seconds = (now - d.occurrence.at).num_seconds();
             self.report(&d, alarm, late_seconds, now);
             if d.decision == Decision::Ring {
+                let (receipt, given) = Receipt::new();
+                receipts.push(given);
                 let firing = Firing {
                     alarm: alarm.clone(),
                     date: d.occurrence.date,
                     occurrence: d.occurrence.at,
                     emitted_at: self.clock.now(),
+                    receipt,
                 };
-                // Measured at emission, after the state file is durable: this is the lateness
-                // the runner sees (the benchmark reads it from this line).
+                // Measured at emission: this is the lateness the runner sees (the benchmark
+                // reads it from this line).
                 let late_ms = (firing.emitted_at - firing.occurrence)
                     .num_microseconds()
                     .map_or(f64::NAN, |us| us as f64 / 1000.0);
@@ -312,6 +355,27 @@ impl Scheduler {
             if alarm.repeat.is_empty() || d.decision == Decision::SkipNext {
                 follow_ups.push((alarm.id.clone(), schedule::fingerprint(config, alarm)));
             }
+        }
+        // The marks go to disk once the runner has the firings on disk: a crash in between
+        // rings them again after the restart instead of losing them.
+        let rang = !receipts.is_empty();
+        let all_given = async {
+            for given in receipts {
+                // An error is a receipt dropped unanswered: given too.
+                let _ = given.await;
+            }
+        };
+        if tokio::time::timeout(RECEIPT_TIMEOUT, all_given)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the runner did not confirm a firing in time; marking it handled anyway"
+            );
+        }
+        if changed && !self.save_state().await && rang {
+            // Ringing matters more than the guard against ringing twice after a crash.
+            tracing::error!("rang although the scheduler state could not be saved");
         }
         if !follow_ups.is_empty() {
             self.apply_follow_ups(follow_ups).await;

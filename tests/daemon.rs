@@ -1,11 +1,11 @@
 //! The real `reveille` binary, started and killed like systemd would: graceful SIGTERM, the
 //! notify protocol (readiness, status line, watchdog keep-alives, stop), SIGHUP reload,
-//! refusal to start on a broken config, `check-config`, and crash safety under SIGKILL.
+//! refusal to start on a broken config, `check-config`, the owner's password. Crash safety
+//! under SIGKILL is `tests/crash.rs`.
 
 use std::process::Command;
 use std::time::Duration;
 
-use reveille::store::read_config_file;
 use serde_json::json;
 
 #[path = "support/daemon.rs"]
@@ -296,120 +296,6 @@ async fn init_from_seeds_a_first_start_and_is_not_needed_afterwards() {
         .await
         .unwrap();
     assert_eq!(doc["web"]["title"], "Bedroom alarm");
-}
-
-/// Starts the daemon again and again, writes to it, SIGKILLs it at a random moment, and checks
-/// after each kill that the file parses, holds exactly one of the documents written, with its
-/// revision, and that every write acknowledged with 200 before the kill survived.
-/// `REVEILLE_CRASH_KILLS` sets the number of kills (default 50).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_acknowledged_before_a_sigkill_survive_it() {
-    let kills: u32 = std::env::var("REVEILLE_CRASH_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.json");
-    let client = reqwest::Client::new();
-    // (write number, revision) of the last acknowledged write.
-    let mut acked: (u64, u64) = (0, 1);
-    let mut next = 1u64;
-    let mut total_acked = 0u64;
-
-    for round in 0..kills {
-        let mut daemon =
-            Daemon::start(&path).unwrap_or_else(|log| panic!("round {round}: no restart:\n{log}"));
-        let url = daemon.url("/api/config");
-        // Kill at a random moment after the first acknowledged write, so every round has
-        // writes to lose however slow the disk is today.
-        let deadline = Duration::from_micros(fastrand::u64(0..20_000));
-        let (first_ack, acked_once) = tokio::sync::oneshot::channel::<()>();
-        let writer = {
-            let (client, url) = (client.clone(), url.clone());
-            let first = next;
-            let mut first_ack = Some(first_ack);
-            tokio::spawn(async move {
-                // Sequential writes: at most one is in flight when the kill lands.
-                let mut last_acked = None;
-                let mut n = first;
-                loop {
-                    let response = client
-                        .patch(&url)
-                        .json(&json!({"web": {"title": format!("write {n}")}}))
-                        .send()
-                        .await;
-                    match response {
-                        Ok(r) if r.status() == 200 => {
-                            let tag = r.headers()["etag"]
-                                .to_str()
-                                .unwrap()
-                                .trim_matches('"')
-                                .parse::<u64>()
-                                .unwrap();
-                            last_acked = Some((n, tag));
-                            if let Some(signal) = first_ack.take() {
-                                let _ = signal.send(());
-                            }
-                        }
-                        Ok(r) => panic!("write {n}: {}", r.status()),
-                        Err(_) => return (last_acked, n),
-                    }
-                    n += 1;
-                }
-            })
-        };
-        tokio::time::timeout(Duration::from_secs(20), acked_once)
-            .await
-            .expect("no write was acknowledged within 20 s")
-            .unwrap();
-        tokio::time::sleep(deadline).await;
-        daemon.child.kill().unwrap();
-        daemon.child.wait().unwrap();
-        let (last_acked, in_flight) = writer.await.unwrap();
-        if let Some(last) = last_acked {
-            total_acked += last.0 - acked.0;
-            acked = last;
-        }
-        next = in_flight + 1;
-
-        let (on_disk, revision) = read_config_file(&path).unwrap_or_else(|e| {
-            panic!("round {round}: the file does not parse after SIGKILL: {e}")
-        });
-        let title = on_disk.web.title.clone();
-        let n: u64 = match title.strip_prefix("write ") {
-            Some(n) => n.parse().unwrap(),
-            None => {
-                assert_eq!(acked.0, 0, "round {round}: lost every write: {title}");
-                continue;
-            }
-        };
-        let revision = revision.unwrap();
-        if n == acked.0 {
-            assert_eq!(
-                revision, acked.1,
-                "round {round}: write {n} has the wrong revision"
-            );
-        } else {
-            // The write in flight at the kill: committed but not acknowledged.
-            assert_eq!(
-                (n, revision),
-                (in_flight, acked.1 + 1),
-                "round {round}: acked {acked:?}, file has write {n} rev {revision}"
-            );
-            acked = (n, revision);
-        }
-        let mut expected = reveille::config::Config::default();
-        expected.web.title = title;
-        assert_eq!(
-            on_disk, expected,
-            "round {round}: the document is not one that was written"
-        );
-    }
-    eprintln!("{kills} kills, {total_acked} acknowledged writes, all survived");
-    assert!(
-        total_acked > kills as u64,
-        "too few writes landed to test anything: {total_acked}"
-    );
 }
 
 /// Runs `reveille <args>` with `stdin` as standard input; returns (success, stdout, stderr).

@@ -360,15 +360,31 @@ impl Runner {
         }
     }
 
-    async fn on_firing(&mut self, firing: Firing) {
+    /// A firing from the scheduler: rung (or journaled, or recorded as overlapped), and its
+    /// receipt given once that is on disk. An occurrence the runner already holds (resumed from
+    /// the journal, or in the history) is the same firing again after a crash: not rung twice.
+    async fn on_firing(&mut self, mut firing: Firing) {
+        let receipt = firing.take_receipt();
+        let (alarm, occurrence) = (&firing.alarm.id, firing.occurrence);
+        let holds = |e: &Episode| e.alarm.id == *alarm && e.occurrence == Some(occurrence);
+        let in_progress = match &self.phase {
+            Phase::Ringing(ring) => holds(&ring.episode),
+            Phase::Snoozed { episode, .. } => holds(episode),
+            _ => false,
+        };
+        if in_progress || self.cx.history.holds(alarm, occurrence) {
+            tracing::info!(%alarm, %occurrence, "already rung or ringing: not rung again");
+            return receipt.give();
+        }
         match self.take_phase() {
             Phase::Idle => {}
             Phase::Stopped { journaled: None } => {
-                // Already marked handled on disk: only the journal can still ring it.
+                // Only the journal can still ring it.
                 tracing::error!(alarm = %firing.alarm.id, "alarm due while the daemon stops: kept in the ring journal, it rings when the daemon starts again");
                 let episode =
                     Episode::new(firing.alarm, Some(firing.occurrence), self.cx.clock.now());
                 self.cx.journal.save(&episode);
+                self.cx.journal.when_saved(receipt);
                 self.phase = Phase::Stopped {
                     journaled: Some(episode.alarm.id),
                 };
@@ -381,7 +397,7 @@ impl Runner {
                 self.phase = Phase::Stopped {
                     journaled: Some(busy_with),
                 };
-                return;
+                return receipt.give();
             }
             Phase::SelfTest(test) => {
                 tracing::info!(alarm = %firing.alarm.id, "an alarm fires: the self-test ends");
@@ -402,11 +418,13 @@ impl Runner {
                 };
                 self.phase = busy;
                 self.cx.overlapped(firing, &busy_with);
-                return;
+                return receipt.give();
             }
         }
         let episode = Episode::new(firing.alarm, Some(firing.occurrence), self.cx.clock.now());
+        // `ring` journals the episode first.
         self.ring(episode);
+        self.cx.journal.when_saved(receipt);
     }
 
     /// The (phase, hardware event) table (`inputs.rs`): a press becomes the command its

@@ -4,10 +4,13 @@
 //!
 //! Writes go through one writer task per file that saves the latest value: the runner's loop
 //! never waits on a slow SD card, and a later write can never be overtaken by an earlier one.
+//! The scheduler waits instead: a firing's [`Receipt`] is given once its episode is in the
+//! journal on disk, and only then is the occurrence marked handled.
 
 use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::episode::Episode;
+use crate::scheduler::Receipt;
 use crate::store::RecordFile;
 
 pub const JOURNAL_FILE: &str = "ring-episode.json";
@@ -79,30 +83,45 @@ enum Write<T> {
     Remove,
 }
 
-/// Saves (or removes) the latest value of one record file on its own task.
+/// Receipts to give once the request with this number (or a later one) is written.
+type Waiting = Arc<Mutex<Vec<(u64, Receipt)>>>;
+
+/// Saves (or removes) the latest value of one record file on its own task. Requests are
+/// numbered, so a receipt waits for the request it followed, or a later one that replaced it.
 struct Writer<T> {
     file: RecordFile,
-    latest: watch::Sender<Write<T>>,
+    latest: watch::Sender<(u64, Write<T>)>,
+    waiting: Waiting,
 }
 
 impl<T: Serialize + Clone + Send + Sync + 'static> Writer<T> {
     fn new(file: RecordFile) -> Writer<T> {
         Writer {
             file,
-            latest: watch::Sender::new(Write::Nothing),
+            latest: watch::Sender::new((0, Write::Nothing)),
+            waiting: Waiting::default(),
         }
     }
 
     fn request(&self, write: Write<T>) {
-        self.latest.send_replace(write);
+        self.latest.send_modify(|(number, latest)| {
+            *number += 1;
+            *latest = write;
+        });
+    }
+
+    /// Gives `receipt` once the last request is done (written, or failed and logged).
+    fn when_written(&self, receipt: Receipt) {
+        let number = self.latest.borrow().0;
+        lock(&self.waiting).push((number, receipt));
     }
 
     fn spawn(&self) -> JoinHandle<()> {
         let mut requests = self.latest.subscribe();
-        let file = self.file.clone();
+        let (file, waiting) = (self.file.clone(), self.waiting.clone());
         tokio::spawn(async move {
             while requests.changed().await.is_ok() {
-                let write = requests.borrow_and_update().clone();
+                let (number, write) = requests.borrow_and_update().clone();
                 let result = match &write {
                     Write::Nothing => Ok(()),
                     Write::Save(value) => file.save(value).await,
@@ -111,9 +130,25 @@ impl<T: Serialize + Clone + Send + Sync + 'static> Writer<T> {
                 if let Err(e) = result {
                     tracing::error!(path = %file.path().display(), "cannot write the runner's record: {e}");
                 }
+                let done: Vec<_> = {
+                    let mut waiting = lock(&waiting);
+                    let (done, later) = std::mem::take(&mut *waiting)
+                        .into_iter()
+                        .partition(|(after, _)| *after <= number);
+                    *waiting = later;
+                    done
+                };
+                done.into_iter().for_each(|(_, receipt)| receipt.give());
             }
         })
     }
+}
+
+fn lock(waiting: &Waiting) -> std::sync::MutexGuard<'_, Vec<(u64, Receipt)>> {
+    // A receipt list is always whole: a panic elsewhere cannot leave it half-changed.
+    waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The journal of the episode in progress (`ring-episode.json`).
@@ -138,6 +173,11 @@ impl Journal {
 
     pub fn save(&self, episode: &Episode) {
         self.0.request(Write::Save(episode.clone()));
+    }
+
+    /// Gives a firing's receipt once the episode last saved is on disk.
+    pub fn when_saved(&self, receipt: Receipt) {
+        self.0.when_written(receipt);
     }
 
     pub fn remove(&self) {
@@ -174,6 +214,13 @@ impl History {
 
     pub fn entries(&self) -> Vec<HistoryEntry> {
         self.entries.iter().cloned().collect()
+    }
+
+    /// Whether `alarm`'s `occurrence` already had its episode.
+    pub fn holds(&self, alarm: &str, occurrence: DateTime<Utc>) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.alarm_id.as_deref() == Some(alarm) && e.occurrence == Some(occurrence))
     }
 
     /// Adds an entry now; the file follows on the writer task.

@@ -115,11 +115,10 @@ async fn an_edit_with_a_bad_value_names_the_field() {
     });
     fs::write(app.config_path(), &text).unwrap();
     // The empty file between truncating and writing may be refused first.
-    let status = app
-        .wait_for_status("the refused edit", |s| {
-            s["config"]["external_edit_error"]["field"] == "hardware.buttons[0].pin"
-        })
-        .await;
+    app.wait_for_status("the refused edit", |s| {
+        s["config"]["external_edit_error"]["field"] == "hardware.buttons[0].pin"
+    })
+    .await;
     assert_eq!(app.get_config().await.1, 1);
 
     // Fixing the file by hand clears the error and loads the fix.

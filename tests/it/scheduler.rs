@@ -21,9 +21,19 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Starts a scheduler as the daemon would after a restart, and waits for its first look.
+/// Starts a scheduler as the daemon would after a restart, and waits for its first look. The
+/// firings go to the test as to a runner that journals them at once: their receipts are given.
 async fn start(store: &ConfigStore, now: &str) -> Running {
-    let (tx, firings) = mpsc::channel(8);
+    let (tx, mut scheduled) = mpsc::channel::<Firing>(8);
+    let (taken, firings) = mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Some(mut firing) = scheduled.recv().await {
+            firing.take_receipt().give();
+            if taken.send(firing).await.is_err() {
+                break;
+            }
+        }
+    });
     let clock = ManualClock::new(utc(now));
     let (scheduler, handle) =
         Scheduler::new(store.clone(), Arc::new(clock), tx, Box::new(|| Some(true))).unwrap();
@@ -90,4 +100,54 @@ async fn handled_marks_survive_restarts() {
     let events = late.handle.status().recent_events;
     assert_eq!(serde_json::to_value(events[0].decision).unwrap(), "missed");
     late.task.abort();
+}
+
+/// The runner confirms a firing (its receipt) once the episode is in its journal on disk; the
+/// handled mark is saved only after that. A crash in between (here: a receiver that never
+/// confirms, then a restart) rings the occurrence again instead of losing it.
+#[tokio::test]
+async fn a_firing_the_runner_never_confirmed_rings_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
+    store
+        .transaction(None, |c| {
+            c.time_zone = Some("UTC".into());
+            let alarm: Alarm = serde_json::from_str(
+                r#"{"id": "daily", "time": "07:00", "repeat": ["mon","tue","wed","thu","fri","sat","sun"]}"#,
+            )
+            .unwrap();
+            c.alarms.push(alarm);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    start(&store, "2026-11-24T06:59:00Z").await.task.abort();
+
+    // At 07:00 the firing leaves, and the daemon dies before the runner confirms it.
+    let (tx, mut unconfirmed) = mpsc::channel(8);
+    let clock = ManualClock::new(utc("2026-11-24T07:00:00Z"));
+    let (scheduler, _handle) =
+        Scheduler::new(store.clone(), Arc::new(clock), tx, Box::new(|| Some(true))).unwrap();
+    let task = scheduler.spawn();
+    let firing = unconfirmed.recv().await.unwrap();
+    task.abort();
+    let _ = task.await;
+    drop(firing);
+
+    let mut restarted = start(&store, "2026-11-24T07:00:20Z").await;
+    let firing = restarted.firings.try_recv().expect("the alarm was lost");
+    assert_eq!(firing.occurrence, utc("2026-11-24T07:00:00Z"));
+    restarted.task.abort();
+}
+
+/// A kill during a save of the handled marks leaves a temp file; a start removes it, so a
+/// crash loop cannot fill the state directory.
+#[tokio::test]
+async fn a_start_removes_what_an_interrupted_save_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
+    let leftover = dir.path().join(".schedule-state.json.tmp-1-0");
+    std::fs::write(&leftover, b"{\"alarms\": {").unwrap();
+    start(&store, "2026-11-24T06:59:00Z").await.task.abort();
+    assert!(!leftover.exists());
 }

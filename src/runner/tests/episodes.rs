@@ -32,7 +32,7 @@ fn reason(state: &RunnerState) -> String {
     }
 }
 
-fn at(minutes_from_start: i64) -> DateTime<Utc> {
+pub(super) fn at(minutes_from_start: i64) -> DateTime<Utc> {
     START.parse::<DateTime<Utc>>().unwrap() + chrono::Duration::minutes(minutes_from_start)
 }
 
@@ -408,7 +408,7 @@ async fn spotify_stopping_mid_ring_hands_over_to_the_local_sound() {
     );
 }
 
-fn journal(dir: &std::path::Path, episode: serde_json::Value) {
+pub(super) fn journal(dir: &std::path::Path, episode: serde_json::Value) {
     std::fs::write(
         dir.join("ring-episode.json"),
         serde_json::to_vec(&episode).unwrap(),
@@ -416,7 +416,7 @@ fn journal(dir: &std::path::Path, episode: serde_json::Value) {
     .unwrap();
 }
 
-fn journaled(started: i64, snoozed_until: Option<DateTime<Utc>>) -> serde_json::Value {
+pub(super) fn journaled(started: i64, snoozed_until: Option<DateTime<Utc>>) -> serde_json::Value {
     json!({
         "alarm": {"id": "wake", "label": "Wake up", "time": "07:00",
                   "ring": {"max_ring_minutes": 30, "snooze_minutes": 1, "max_snoozes": 1}},

@@ -6,6 +6,7 @@
 mod amplifier;
 mod episodes;
 mod inputs;
+mod receipts;
 mod shutdown;
 mod table;
 
@@ -25,7 +26,7 @@ use crate::config::{Alarm, FallbackSettings, SpotifySettings};
 use crate::hardware::{Hardware, HardwareEvent, NoHardware};
 use crate::player::start::{PlayPlan, SharedReport};
 use crate::player::{Device, Playback, SpotifyError};
-use crate::scheduler::Firing;
+use crate::scheduler::{Firing, Receipt};
 use crate::store::ConfigStore;
 
 pub const START: &str = "2026-11-24T06:00:00Z";
@@ -339,18 +340,25 @@ impl Rig {
         self.runner.ring_now("wake".into()).await.unwrap();
     }
 
-    /// The alarm "wake" fires as the scheduler would send it.
+    /// The alarm `id` fires now as the scheduler would send it.
     pub async fn fire(&self, id: &str) {
+        let _receipt = self.fire_at(id, self.clock.now()).await;
+    }
+
+    /// `id`'s `occurrence` fires now; completes when the runner gives the receipt.
+    pub async fn fire_at(&self, id: &str, occurrence: DateTime<Utc>) -> oneshot::Receiver<()> {
         let mut alarm: Alarm = serde_json::from_value(json!({"id": id, "time": "07:00"})).unwrap();
         alarm.label = format!("Alarm {id}");
-        let now = self.clock.now();
+        let (receipt, given) = Receipt::new();
         let firing = Firing {
             alarm,
-            date: now.date_naive(),
-            occurrence: now,
-            emitted_at: now,
+            date: occurrence.date_naive(),
+            occurrence,
+            emitted_at: self.clock.now(),
+            receipt,
         };
         self.firings.send(firing).await.unwrap();
+        given
     }
 
     /// The runner's directory (journal, history).

@@ -21,7 +21,7 @@ use reveille::hardware::NoHardware;
 use reveille::player::TokenFile;
 use reveille::runner::speakers::{Sounding, Speakers, Spotify, WebSpeakers};
 use reveille::runner::{Runner, RunnerHandle, RunnerState, RunnerStatus};
-use reveille::scheduler::Firing;
+use reveille::scheduler::{Firing, Receipt};
 use reveille::store::ConfigStore;
 use serde_json::json;
 use tempfile::TempDir;
@@ -190,6 +190,7 @@ impl Rig {
             date: now.date_naive(),
             occurrence: now,
             emitted_at: now,
+            receipt: Receipt::unwanted(),
         };
         self.firings.send(firing).await.unwrap();
     }
