@@ -313,9 +313,9 @@ fn receipts_given(mut scheduled: mpsc::Receiver<Firing>) -> mpsc::Receiver<Firin
 
 async fn bind(on: Listen) -> anyhow::Result<TcpListener> {
     match on {
-        Listen::Addr(addr) => TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}")),
+        Listen::Addr(addr) => {
+            http::listen(addr).with_context(|| format!("cannot listen on {addr}"))
+        }
         Listen::Std(listener) => {
             // tokio needs it non-blocking; a std listener is blocking unless told otherwise.
             listener.set_nonblocking(true)?;

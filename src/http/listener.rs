@@ -14,6 +14,8 @@
 //!   at once would spin.
 //! - On shutdown it stops accepting, lets requests in flight finish for a bounded time, and
 //!   returns.
+//! - [`listen`] binds with an accept queue deeper than the bound, so a burst the loop would
+//!   take is never dropped by the kernel first.
 //!
 //! - Each request carries its connection's [`ConnectionControl`]: a long response (the event
 //!   stream) ends itself when the server stops, and asks for its connection to be closed when
@@ -34,7 +36,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
@@ -51,6 +53,26 @@ enum Slot {
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 /// Pressure is logged at most this often: a flood must not flood the journal too.
 const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Room in the kernel's accept queue. More than the connections the server holds plus its
+/// waiting newcomers (`MAX_CONNECTIONS_CAP` + `WAITING`, 264), so a burst the accept loop
+/// would take (a flood coming back, a phone among it) is not dropped by the kernel first: a
+/// dropped SYN costs the client a one-second retransmission. std and mio ask for 128; Linux
+/// caps the value at `net.core.somaxconn` (4096 since 5.4). Queued connections cost no
+/// descriptor, only kernel memory.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds `addr` as `TcpListener::bind` does (`SO_REUSEADDR`, so a restart need not wait for
+/// old connections in TIME_WAIT), with an accept queue of [`LISTEN_BACKLOG`].
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// Serves `app` on `listener` within `limits` until `shutdown` completes. The status handler
 /// finds the connection counters as an `Extension<ConnectionStats>`.

@@ -31,9 +31,10 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use events::{EventStreamLimits, EventStreams, LiveStatus};
 pub use guard::Access;
 pub use limits::{
-    ConnectionLimits, ConnectionStats, HttpStatus, open_files_limit, raise_open_files_limit,
+    ConnectionLimits, ConnectionStats, HttpStatus, MAX_CONNECTIONS_CAP, WAITING, open_files_limit,
+    raise_open_files_limit,
 };
-pub use listener::{ConnectionControl, serve_with_limits};
+pub use listener::{ConnectionControl, LISTEN_BACKLOG, listen, serve_with_limits};
 
 use std::future::Future;
 use std::sync::Arc;

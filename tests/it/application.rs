@@ -3,9 +3,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reveille::clock::ManualClock;
+use reveille::http;
 use tokio::sync::oneshot;
 
 use crate::helpers::{START, test_app};
@@ -65,6 +67,36 @@ async fn a_listener_bound_by_the_caller_is_served_as_it_is() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+}
+
+/// The accept queue holds a burst as large as the most connections the daemon serves plus
+/// its waiting newcomers. With the kernel's usual 128 (std's and mio's backlog), a phone that
+/// connected while a flood came back had its SYN dropped and waited a second for the
+/// retransmission (found by `tests/load.rs`).
+#[tokio::test]
+async fn a_burst_as_large_as_the_connection_bound_waits_in_the_accept_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = test_app(&dir, &manual_clock()).build().await.unwrap();
+    let addr = app.local_addr();
+    // Nothing is served yet, so every connection stays in the accept queue. One that does not
+    // fit has its SYN dropped, and the retransmission comes only after a second.
+    let burst = http::MAX_CONNECTIONS_CAP + http::WAITING;
+    let mut connects = tokio::task::JoinSet::new();
+    for _ in 0..burst {
+        let connect = tokio::net::TcpStream::connect(addr);
+        connects.spawn(tokio::time::timeout(Duration::from_millis(500), connect));
+    }
+    let mut held = Vec::new();
+    while let Some(connected) = connects.join_next().await {
+        if let Ok(Ok(stream)) = connected.unwrap() {
+            held.push(stream);
+        }
+    }
+    assert_eq!(
+        held.len(),
+        burst,
+        "connections that fit in the accept queue"
+    );
 }
 
 #[tokio::test]
