@@ -61,9 +61,9 @@ const RAMP: Duration = Duration::from_millis(500);
 /// back once, a firing has rung, the allocator has its arenas.
 const WARM_UP: Duration = Duration::from_secs(3);
 /// Resident memory may grow after the warm-up by this much, for the allocator's own reasons
-/// (0.3 MiB in the quick runs, 0.7 MiB over the full minute measured)...
+/// (0.2 to 0.4 MiB measured in quick runs, 0.7 to 0.8 MiB over the full minute)...
 const RSS_SLACK_KIB: u64 = 512;
-/// ... plus this much per request served after it (15 to 50 bytes measured). A buffer leaked
+/// ... plus this much per request served after it (3 to 50 bytes measured). A buffer leaked
 /// per request is far more: hyper reads each request into an 8 KiB buffer, and even 1 KiB
 /// leaked by one of the five routes the readers cycle through (a sixth of all requests, 170
 /// bytes a request on average) exceeds the bound in the quick run (checked by leaking on
