@@ -151,3 +151,72 @@ async fn a_start_removes_what_an_interrupted_save_left() {
     start(&store, "2026-11-24T06:59:00Z").await.task.abort();
     assert!(!leftover.exists());
 }
+
+/// A disk that stalls (another writer, an SD card collecting garbage) does not hold the alarm:
+/// the firing goes to the runner before any save, and the mark follows once the disk is back.
+/// `tests/load.rs` saw a firing 3.2 s late while saves took 4 s, when the mark was saved first.
+/// The stall here is the runtime's only blocking thread, taken by the test, so no save can
+/// even start. Real time: tokio does not advance paused time while a blocking task runs.
+#[test]
+fn a_stalled_disk_does_not_delay_a_firing() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
+        store
+            .transaction(None, |c| {
+                c.time_zone = Some("UTC".into());
+                let alarm: Alarm = serde_json::from_str(
+                    r#"{"id": "daily", "time": "07:00", "repeat": ["mon","tue","wed","thu","fri","sat","sun"]}"#,
+                )
+                .unwrap();
+                c.alarms.push(alarm);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let (tx, mut firings) = mpsc::channel(8);
+        let clock = Arc::new(ManualClock::new(utc("2026-11-24T06:59:00Z")));
+        let (scheduler, handle) =
+            Scheduler::new(store.clone(), clock.clone(), tx, Box::new(|| Some(true))).unwrap();
+        let task = scheduler.spawn();
+        // Its first look (and save) is done once it publishes a status.
+        while handle.status().time_zone.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // The disk stalls: no save can start until the test lets go.
+        let (release, stalled) = std::sync::mpsc::channel::<()>();
+        let stall = tokio::task::spawn_blocking(move || stalled.recv());
+        clock.set(utc("2026-11-24T07:00:00Z"));
+        // The stall lasts until released: any bounded wait shows the firing did not wait for it.
+        let mut firing = tokio::time::timeout(Duration::from_secs(10), firings.recv())
+            .await
+            .expect("the firing waited for the stalled disk")
+            .unwrap();
+        assert_eq!(firing.occurrence, utc("2026-11-24T07:00:00Z"));
+        firing.take_receipt().give();
+
+        // The disk recovers: the mark reaches the file, so a restart does not ring it again.
+        release.send(()).unwrap();
+        stall.await.unwrap().unwrap();
+        let state = dir.path().join("schedule-state.json");
+        let saved = async {
+            loop {
+                let text = std::fs::read_to_string(&state).unwrap_or_default();
+                if text.contains("2026-11-24T07:00:00Z") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), saved)
+            .await
+            .expect("the handled mark was never saved");
+        task.abort();
+    });
+}
