@@ -98,6 +98,9 @@ impl Site {
         record_calls(&browser).await?;
         browser.goto(&self.url("/")).await?;
         browser.wait_for(".alarms li").await?;
+        // The first load is over when the live status has come and, if it had no readiness
+        // check, the one the page asked for has been answered.
+        browser.wait_for(".readiness .state").await?;
         Ok(browser)
     }
 
