@@ -8,6 +8,11 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+/// What the fuzz targets (`fuzz/`) and their replay test reach of the HTTP layer; not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::http::fuzzing::*;
+}
 pub mod hardware;
 pub mod http;
 pub mod logging;

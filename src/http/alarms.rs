@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Months;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::config::{if_match, json_body, removes_nothing_unknown};
 use super::error::{ApiError, ErrorBody, PathText};
@@ -177,19 +178,31 @@ pub async fn patch_alarm(
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?.flatten();
     let patch = json_body(body)?;
-    if patch
-        .get("id")
-        .is_some_and(|given| given.as_str() != Some(id.as_str()))
-    {
-        return Err(FieldError::invalid("id", "cannot be changed").into());
-    }
+    keeps_id(&id, &patch)?;
     replace(&app, expected, id, move |old| {
-        let mut value = serde_json::to_value(old).expect("an alarm serializes");
-        removes_nothing_unknown(&patch, &value, "")?;
-        json_patch::merge(&mut value, &patch);
-        deserialize_strict(&value)
+        patch_alarm_value(old, &patch)
     })
     .await
+}
+
+/// A patch may name the alarm's id, but not change it.
+pub(super) fn keeps_id(id: &str, patch: &Value) -> Result<(), FieldError> {
+    if patch
+        .get("id")
+        .is_some_and(|given| given.as_str() != Some(id))
+    {
+        return Err(FieldError::invalid("id", "cannot be changed"));
+    }
+    Ok(())
+}
+
+/// `PATCH`'s change to one alarm: the merge patch applied to it and parsed (the whole document
+/// is validated by the transaction).
+pub(super) fn patch_alarm_value(old: &Alarm, patch: &Value) -> Result<Alarm, FieldError> {
+    let mut value = serde_json::to_value(old).expect("an alarm serializes");
+    removes_nothing_unknown(patch, &value, "")?;
+    json_patch::merge(&mut value, patch);
+    deserialize_strict(&value)
 }
 
 #[utoipa::path(delete, path = "/api/alarms/{id}", tag = "alarms",
@@ -255,21 +268,25 @@ pub async fn skip_next(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?.flatten();
-    let body = body.map_err(|e| ApiError::from_body(e, BODY_LIMIT))?;
-    let skip = if body.iter().all(u8::is_ascii_whitespace) {
-        true
-    } else {
-        match json_body(Ok(body))? {
-            serde_json::Value::Null => true,
-            value => deserialize_strict::<SkipNext>(&value)?.skip_next,
-        }
-    };
+    let skip = skip_next_body(body)?;
     replace(&app, expected, id, move |old| {
         let mut alarm = old.clone();
         alarm.skip_next = skip;
         Ok(alarm)
     })
     .await
+}
+
+/// The skip-next body: empty, `null` or a [`SkipNext`].
+pub(super) fn skip_next_body(body: Result<Bytes, BytesRejection>) -> Result<bool, ApiError> {
+    let body = body.map_err(|e| ApiError::from_body(e, BODY_LIMIT))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(true);
+    }
+    Ok(match json_body(Ok(body))? {
+        Value::Null => true,
+        value => deserialize_strict::<SkipNext>(&value)?.skip_next,
+    })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -50,14 +50,9 @@ pub async fn put_config(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?.ok_or(ApiError::PreconditionRequired)?;
-    let mut body = json_body(body)?;
+    let body = json_body(body)?;
     let snapshot = app
-        .transaction(expected, move |config| {
-            // Owner-only fields left out keep their values; ones sent must not change them.
-            fill_owner_settings(&mut body, config);
-            *config = parse_value(body)?;
-            Ok(())
-        })
+        .transaction(expected, move |config| replace_document(config, body))
         .await?;
     Ok(document_response(&snapshot))
 }
@@ -86,15 +81,27 @@ pub async fn patch_config(
     let expected = if_match(&headers)?.flatten();
     let patch = json_body(body)?;
     let snapshot = app
-        .transaction(expected, move |config| {
-            let mut document = serde_json::to_value(&*config).expect("Config serializes to JSON");
-            removes_nothing_unknown(&patch, &document, "")?;
-            json_patch::merge(&mut document, &patch);
-            *config = parse_value(document)?;
-            Ok(())
-        })
+        .transaction(expected, move |config| patch_document(config, &patch))
         .await?;
     Ok(document_response(&snapshot))
+}
+
+/// `PUT`'s change: the body becomes the document. Owner-only fields left out keep their
+/// values; ones sent must not change them (checked by `AppState::transaction`).
+pub(super) fn replace_document(config: &mut Config, mut body: Value) -> Result<(), FieldError> {
+    fill_owner_settings(&mut body, config);
+    *config = parse_value(body)?;
+    Ok(())
+}
+
+/// `PATCH`'s change: the merge patch (RFC 7396) applied to the document, then parsed and
+/// validated as a whole.
+pub(super) fn patch_document(config: &mut Config, patch: &Value) -> Result<(), FieldError> {
+    let mut document = serde_json::to_value(&*config).expect("Config serializes to JSON");
+    removes_nothing_unknown(patch, &document, "")?;
+    json_patch::merge(&mut document, patch);
+    *config = parse_value(document)?;
+    Ok(())
 }
 
 fn document_response(snapshot: &Snapshot) -> Response {

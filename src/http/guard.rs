@@ -229,7 +229,7 @@ fn same_origin(headers: &HeaderMap, host: Option<&str>) -> Result<(), ApiError> 
 }
 
 /// A body must be JSON; a request without a body may leave the type out.
-fn json_or_empty(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn json_or_empty(headers: &HeaderMap) -> Result<(), ApiError> {
     let media = headers.get(header::CONTENT_TYPE).map(|value| {
         value
             .to_str()

@@ -13,6 +13,7 @@ mod alarms;
 mod config;
 mod error;
 mod events;
+pub(crate) mod fuzzing;
 mod guard;
 mod hardware;
 mod limits;
@@ -229,15 +230,21 @@ impl AppState {
         F: FnOnce(&mut Config) -> Result<(), FieldError> + Send + 'static,
     {
         self.store
-            .transaction(expected, move |config| {
-                let before = config.clone();
-                change(config)?;
-                match owner_only_change(&before, config) {
-                    Some(field) => Err(FieldError::owner_only(field)),
-                    None => Ok(()),
-                }
-            })
+            .transaction(expected, move |config| owner_checked(config, change))
             .await
+    }
+}
+
+/// `change` applied to `config`, refused when it changes an owner-only setting.
+fn owner_checked(
+    config: &mut Config,
+    change: impl FnOnce(&mut Config) -> Result<(), FieldError>,
+) -> Result<(), FieldError> {
+    let before = config.clone();
+    change(config)?;
+    match owner_only_change(&before, config) {
+        Some(field) => Err(FieldError::owner_only(field)),
+        None => Ok(()),
     }
 }
 

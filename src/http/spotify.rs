@@ -83,12 +83,7 @@ pub async fn complete_link(
     State(app): State<AppState>,
     request: Request,
 ) -> Result<Json<LinkedAccount>, ApiError> {
-    let body = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit: BODY_LIMIT })?;
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::from(crate::config::syntax_error(&e)))?;
-    let complete: CompleteLink = deserialize_strict(&body)?;
+    let complete = complete_link_body(request.into_body()).await?;
     let settings = app.store.snapshot().config.spotify.clone();
     let account = linker(&app)
         .complete(&settings, &complete.redirect_url)
@@ -100,6 +95,16 @@ pub async fn complete_link(
         refused(e)
     })?;
     Ok(Json(account))
+}
+
+/// The complete-link body, read here rather than by an extractor.
+pub(super) async fn complete_link_body(body: axum::body::Body) -> Result<CompleteLink, ApiError> {
+    let body = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit: BODY_LIMIT })?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::from(crate::config::syntax_error(&e)))?;
+    Ok(deserialize_strict(&body)?)
 }
 
 #[utoipa::path(delete, path = "/api/spotify/link", tag = "spotify",

@@ -18,6 +18,7 @@ mod events;
 mod external_edits;
 mod far_future;
 mod fuzz_findings;
+mod fuzz_targets;
 mod helpers;
 mod link;
 mod openapi;

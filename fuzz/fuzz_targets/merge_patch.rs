@@ -1,0 +1,4 @@
+//! libFuzzer's input to `reveille_fuzz::merge_patch::check` (what it checks is said there).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| reveille_fuzz::merge_patch::check(data));
