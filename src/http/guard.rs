@@ -228,17 +228,13 @@ fn same_origin(headers: &HeaderMap, host: Option<&str>) -> Result<(), ApiError> 
     }
 }
 
-/// A body must be JSON; a request without a body may leave the type out.
+/// A body must be JSON; a request without a body may leave the type out. The media type is
+/// what comes before the parameters; a parameter with bytes that are not ASCII (obs-text, which
+/// `HeaderValue::to_str` refuses) does not hide it.
 pub(super) fn json_or_empty(headers: &HeaderMap) -> Result<(), ApiError> {
     let media = headers.get(header::CONTENT_TYPE).map(|value| {
-        value
-            .to_str()
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
+        let media = value.as_bytes().split(|&b| b == b';').next().unwrap_or(b"");
+        String::from_utf8_lossy(media.trim_ascii()).to_ascii_lowercase()
     });
     let has_body = headers.contains_key(header::TRANSFER_ENCODING)
         || headers
@@ -439,6 +435,20 @@ mod tests {
         ] {
             assert!(json_or_empty(&headers(&refused)).is_err(), "{refused:?}");
         }
+    }
+
+    /// Found by the `http_body` fuzz target (`fuzz/regressions/http_body/`): a JSON body whose
+    /// `Content-Type` had a parameter with non-ASCII bytes was refused as "(got )".
+    #[test]
+    fn a_json_media_type_with_a_non_ascii_parameter_is_json() {
+        let mut h = headers(&[("content-length", "2")]);
+        let value = HeaderValue::from_bytes(b"application/merge-patch+json; \xff\xfex").unwrap();
+        h.insert(header::CONTENT_TYPE, value);
+        assert!(json_or_empty(&h).is_ok());
+        let value = HeaderValue::from_bytes(b"text/\xffplain").unwrap();
+        h.insert(header::CONTENT_TYPE, value);
+        let refused = json_or_empty(&h).unwrap_err().to_string();
+        assert!(refused.contains("got text/\u{fffd}plain"), "{refused}");
     }
 
     #[test]
