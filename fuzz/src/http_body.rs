@@ -122,7 +122,10 @@ fn error_body(answer: &Value, code: &str) {
     );
 }
 
-/// What a reader accepted, as JSON, is accepted again and read the same.
+/// What a reader accepted, as JSON, is accepted again and read the same. Fractions may move
+/// by a rounding step: serde_json (without `float_roundtrip`) does not always read back the
+/// closest double it printed. No field of the API is a fraction, so only the plain JSON
+/// reader sees one.
 fn reads_the_same_again(kind: BodyKind, read: Value) {
     let resent = match kind {
         // The skip-next reader answers the flag, not the body.
@@ -131,12 +134,29 @@ fn reads_the_same_again(kind: BodyKind, read: Value) {
     };
     let body = serde_json::to_vec(&resent).expect("JSON serializes");
     let again = read_body(kind, Some(b"application/json"), body).expect("a valid header");
-    assert_eq!(
-        again,
-        BodyAnswer {
-            status: 200,
-            body: read
-        },
-        "{kind:?}: read again"
+    assert_eq!(again.status, 200, "{kind:?}: read again: {}", again.body);
+    assert!(
+        same(&again.body, &read),
+        "{kind:?}: read again: {} is not {read}",
+        again.body
     );
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
 }
