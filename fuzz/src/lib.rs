@@ -10,9 +10,12 @@ pub mod http_body;
 pub mod merge_patch;
 pub mod spotify_link;
 
+/// A target's check: panics on a finding.
+pub type Check = fn(&[u8]);
+
 /// The targets by name (the `fuzz_targets/` file names, the `corpus/` and `regressions/`
 /// folder names).
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Check); 4] = [
     ("config_document", config_document::check),
     ("spotify_link", spotify_link::check),
     ("merge_patch", merge_patch::check),
