@@ -43,15 +43,12 @@ pub fn check(data: &[u8]) {
     let Some(answer) = read_body(kind, content_type, body.clone()) else {
         return;
     };
+    // The media type is what precedes the parameters, without HTTP's white space (spaces and
+    // tabs; nothing else, e.g. U+00A0, is white space there).
     let declared_json = content_type.map(|t| {
-        let media = String::from_utf8_lossy(t);
-        let media = media
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        media == "application/json" || media == "application/merge-patch+json"
+        let media = t.split(|&b| b == b';').next().unwrap_or(b"");
+        let media = media.trim_ascii().to_ascii_lowercase();
+        media == b"application/json" || media == b"application/merge-patch+json"
     });
     let refused_media = match declared_json {
         Some(json) => !json,
