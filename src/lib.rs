@@ -19,3 +19,4 @@ pub mod schedule;
 pub mod scheduler;
 pub mod service;
 pub mod store;
+pub mod timer;
