@@ -11,6 +11,7 @@ pub mod config;
 pub mod hardware;
 pub mod http;
 pub mod logging;
+pub mod memory;
 pub mod player;
 pub mod playlists;
 pub mod readiness;
