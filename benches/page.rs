@@ -10,6 +10,8 @@
 
 #[path = "../tests/support/page_load.rs"]
 mod page_load;
+#[path = "support/report.rs"]
+mod report;
 
 use std::time::Instant;
 
@@ -52,27 +54,37 @@ fn main() {
         println!();
         println!(
             "budget {FIRST_LOAD_BUDGET} B: {} ({:.0} % used)",
-            if total <= FIRST_LOAD_BUDGET { "met" } else { "MISSED" },
+            if total <= FIRST_LOAD_BUDGET {
+                "met"
+            } else {
+                "MISSED"
+            },
             total as f64 * 100.0 / FIRST_LOAD_BUDGET as f64
         );
         println!();
-        println!("later, on demand ({} requests, {} B on the wire):", load.later.len(), load.later_bytes());
+        report::emit("page.first_load_bytes", "B", &[total as f64]);
+        report::emit("page.first_load_requests", "", &[load.first.len() as f64]);
+        report::emit("page.later_bytes", "B", &[load.later_bytes() as f64]);
+        report::note(
+            "page.later_bytes",
+            &format!("{} screens loaded on first use", load.later.len()),
+        );
+        println!(
+            "later, on demand ({} requests, {} B on the wire):",
+            load.later.len(),
+            load.later_bytes()
+        );
         for f in &load.later {
             println!("- `{}`: {} B", f.path, f.wire_bytes);
         }
 
-        let rounds = 20;
+        let rounds = report::rounds(20, 5);
         let mut times: Vec<f64> = Vec::new();
         for _ in 0..rounds {
             let started = Instant::now();
             let _ = first_load(addr).await;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
-        times.sort_by(f64::total_cmp);
-        println!();
-        println!(
-            "whole first load plus the later screens, sequential on loopback: median {:.2} ms over {rounds} rounds",
-            times[rounds / 2]
-        );
+        report::emit("page.fetch_all_ms", "ms", &times);
     });
 }

@@ -6,12 +6,14 @@
 //! handed to the runner) reaches this process; the play instant is when the mock receives
 //! `PUT /me/player/play`. In between: the ring journal's durable write, then the start
 //! sequence's device list, volume, transfer and shuffle calls. `REVEILLE_BENCH_ROUNDS`
-//! (default 10).
+//! (default 10; quick mode 3).
 
 #[path = "../tests/support/daemon.rs"]
 mod daemon;
 #[path = "../tests/support/faketime.rs"]
 mod faketime;
+#[path = "support/report.rs"]
+mod report;
 #[path = "../tests/support/ring.rs"]
 mod ring;
 #[path = "../tests/support/spotify_mock/mod.rs"]
@@ -24,10 +26,7 @@ use daemon::Daemon;
 use spotify_mock::{Endpoint, MockDevice, SpotifyMock};
 
 fn main() {
-    let rounds: usize = std::env::var("REVEILLE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let rounds = report::rounds(10, 3);
     let work = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-ring");
     std::fs::create_dir_all(&work).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -35,22 +34,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-
-    let mut latencies: Vec<f64> = (0..rounds)
+    let latencies: Vec<f64> = (0..rounds)
         .map(|_| firing_to_play_ms(&runtime, &work))
         .collect();
-    latencies.sort_by(f64::total_cmp);
-    println!("| figure | value |");
-    println!("|---|---|");
-    println!(
-        "| firing → play request at the mock, median of {rounds} | {:.1} ms |",
-        latencies[rounds / 2]
-    );
-    println!(
-        "| min / max | {:.1} / {:.1} ms |",
-        latencies[0],
-        latencies[rounds - 1]
-    );
+    report::emit("ring.firing_to_play_ms", "ms", &latencies);
 }
 
 fn firing_to_play_ms(runtime: &tokio::runtime::Runtime, work: &Path) -> f64 {
@@ -65,6 +52,7 @@ fn firing_to_play_ms(runtime: &tokio::runtime::Runtime, work: &Path) -> f64 {
     .unwrap();
     ring::write_token(dir.path(), &mock);
     let builder = Daemon::builder(&dir.path().join("config.json"))
+        .program(report::daemon_program())
         .env("REVEILLE_SPOTIFY_API_URL", mock.api_url())
         .env("REVEILLE_SPOTIFY_ACCOUNTS_URL", mock.accounts_url());
     let mut daemon = faketime::start_at(builder, "2026-11-24 06:59:58")

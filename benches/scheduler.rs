@@ -1,20 +1,23 @@
-//! `cargo bench --bench scheduler`: how precisely and how cheaply the real daemon keeps time.
+//! `cargo bench --bench scheduler`: how precisely the real daemon rings on time.
 //!
-//! - **Firing lateness**: the release daemon is started again and again under libfaketime with
-//!   the wall clock two seconds before a 07:00 alarm; its "alarm due: ringing" log line carries
-//!   `late_ms`, the firing's emission instant minus the occurrence, measured after the
-//!   scheduler state is durable (what the runner sees). Median and max over the rounds.
-//! - **Idle wakeups**: the release daemon with alarms configured (the example config), idle;
-//!   voluntary + involuntary context switches of all its threads from `/proc/PID/task/*/status`
-//!   over a window, per second.
+//! **Firing lateness**: the release daemon is started again and again under libfaketime with
+//! the wall clock three seconds before a 07:00 alarm; its "alarm due: ringing" log line
+//! carries `late_ms`, the firing's emission instant minus the occurrence, measured after the
+//! scheduler state is durable (what the runner sees). Idle, and with `wrk` hammering the API
+//! with 50 connections from READY until after the firing. Median and range over the rounds
+//! (`REVEILLE_BENCH_ROUNDS`, default 20; quick mode 3). The idle daemon's wakeups are
+//! `benches/idle.rs`.
 //!
-//! Environment: `REVEILLE_BENCH_ROUNDS` (default 20), `REVEILLE_BENCH_IDLE_SECONDS` (default 30).
 //! Work files go under `target/` (the project's disk, so the state file's fsync is real).
 
 #[path = "../tests/support/daemon.rs"]
 mod daemon;
 #[path = "../tests/support/faketime.rs"]
 mod faketime;
+#[path = "support/report.rs"]
+mod report;
+#[path = "support/wrk.rs"]
+mod wrk;
 
 use std::fs;
 use std::path::Path;
@@ -22,51 +25,41 @@ use std::time::Duration;
 
 use daemon::Daemon;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let work = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-scheduler");
     fs::create_dir_all(&work).unwrap();
-    let rounds = env_or("REVEILLE_BENCH_ROUNDS", 20) as usize;
-    let idle_seconds = env_or("REVEILLE_BENCH_IDLE_SECONDS", 30);
+    let rounds = report::rounds(20, 3);
 
-    let mut lateness: Vec<f64> = (0..rounds).map(|_| firing_lateness_ms(&work)).collect();
-    lateness.sort_by(f64::total_cmp);
-    let (switches, per_thread) = idle_context_switches(&work, idle_seconds);
-    let per_second = switches as f64 / idle_seconds as f64;
+    let idle: Vec<f64> = (0..rounds)
+        .map(|_| firing_lateness_ms(&work, None).0)
+        .collect();
+    report::emit("lateness.idle_ms", "ms", &idle);
 
-    println!("| figure | value |");
-    println!("|---|---|");
-    println!(
-        "| firing lateness, median of {rounds} | {:.2} ms |",
-        lateness[rounds / 2]
-    );
-    println!(
-        "| firing lateness, min / max | {:.2} / {:.2} ms |",
-        lateness[0],
-        lateness[rounds - 1]
-    );
-    println!("| idle wakeups (context switches / s over {idle_seconds} s) | {per_second:.3} /s |");
-    println!("| per thread over the window | {per_thread} |");
-    println!();
-    println!(
-        "targets: median lateness < 5 ms ({}), idle wakeups <= 0.2/s ({})",
-        verdict(lateness[rounds / 2] < 5.0),
-        verdict(per_second <= 0.2)
+    if !wrk::installed() {
+        eprintln!("wrk is missing: no lateness under load (bench/run installs it)");
+        std::process::exit(1);
+    }
+    let (mut loaded, mut rates) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (late, load) = firing_lateness_ms(&work, Some(&work));
+        let load = load.expect("a load ran");
+        loaded.push(late);
+        rates.push(load.per_second());
+    }
+    report::emit("lateness.load_ms", "ms", &loaded);
+    report::note(
+        "lateness.load_ms",
+        &format!(
+            "wrk at 50 connections on /healthz, /api/status, /api/config in turn, {:.0} req/s median during the rounds",
+            report::median(&rates)
+        ),
     );
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "NOT met" }
-}
-
-/// One daemon start, two seconds before a 07:00 alarm; returns its logged lateness.
-fn firing_lateness_ms(work: &Path) -> f64 {
+/// One daemon start, three seconds before a 07:00 alarm; returns its logged lateness, and
+/// the load's summary when `load` (the work directory for wrk's script) is given: then wrk
+/// hammers the API with 50 connections from READY until two seconds after the firing.
+fn firing_lateness_ms(work: &Path, load: Option<&Path>) -> (f64, Option<wrk::Summary>) {
     let dir = tempfile::tempdir_in(work).unwrap();
     let config = dir.path().join("config.json");
     let document = serde_json::json!({
@@ -77,67 +70,31 @@ fn firing_lateness_ms(work: &Path) -> f64 {
                     "repeat": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}],
     });
     fs::write(&config, serde_json::to_vec(&document).unwrap()).unwrap();
-    let mut daemon = faketime::start_at(Daemon::builder(&config), "2026-11-24 06:59:58")
-        .start()
-        .unwrap();
+    let mut daemon = faketime::start_at(
+        Daemon::builder(&config).program(report::daemon_program()),
+        "2026-11-24 06:59:57",
+    )
+    .start()
+    .unwrap();
+    let paths = ["/healthz", "/api/status", "/api/config"].map(String::from);
+    let wrk = load.map(|work| {
+        wrk::Load {
+            addr: daemon.addr,
+            paths: &paths,
+            connections: 50,
+            threads: 2,
+            seconds: 5,
+        }
+        .start(work)
+    });
     let line = daemon
         .wait_for_line("alarm due: ringing", Duration::from_secs(10))
         .unwrap_or_else(|log| panic!("no firing:\n{log}"));
-    line.split(" late_ms=")
+    let late = line
+        .split(" late_ms=")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no late_ms in {line}"))
-}
-
-/// Context switches of every thread of an idle daemon over `seconds`, and the per-thread split.
-fn idle_context_switches(work: &Path, seconds: u64) -> (u64, String) {
-    let dir = tempfile::tempdir_in(work).unwrap();
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/reveille.example.json");
-    let daemon =
-        Daemon::start_with(&dir.path().join("config.json"), &["--init-from", example]).unwrap();
-    // Let start-up work (backup copy, first evaluation, idle blocking threads) finish.
-    std::thread::sleep(Duration::from_secs(12));
-    let before = switches_per_thread(daemon.pid());
-    std::thread::sleep(Duration::from_secs(seconds));
-    let after = switches_per_thread(daemon.pid());
-    let mut total = 0;
-    let mut split = Vec::new();
-    for (name, count) in &after {
-        let start = before
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(0, |(_, c)| *c);
-        total += count - start;
-        split.push(format!("{name}: {}", count - start));
-    }
-    (total, split.join(", "))
-}
-
-/// (thread id + name, voluntary + involuntary context switches) for each thread.
-fn switches_per_thread(pid: u32) -> Vec<(String, u64)> {
-    let mut threads = Vec::new();
-    for task in fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let task = task.unwrap();
-        let Ok(status) = fs::read_to_string(task.path().join("status")) else {
-            continue;
-        };
-        let field = |name: &str| -> Option<&str> {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-        };
-        let switches: u64 = ["voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"]
-            .iter()
-            .filter_map(|f| field(f)?.parse::<u64>().ok())
-            .sum();
-        let name = format!(
-            "{}({})",
-            field("Name:").unwrap_or("?"),
-            task.file_name().to_string_lossy()
-        );
-        threads.push((name, switches));
-    }
-    threads
+        .unwrap_or_else(|| panic!("no late_ms in {line}"));
+    (late, wrk.map(wrk::finish))
 }

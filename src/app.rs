@@ -472,6 +472,9 @@ impl Application {
             readiness,
             event_streams,
         );
+        // The start's temporary allocations are over (the router's OpenAPI description was
+        // the largest): give the freed heap back (src/memory.rs).
+        crate::memory::release_freed();
         // Measured now that everything long-lived is open, so the reserve covers only what a
         // ring opens later (docs/robustness.md).
         let mut limits = http::ConnectionLimits::for_this_process();

@@ -4,10 +4,11 @@
 //! steps the time after boot, so a sleep must end when the clock is set: a `CLOCK_REALTIME`
 //! timerfd armed with `TFD_TIMER_CANCEL_ON_SET` becomes readable on every step, without any
 //! periodic wakeup. The sleep itself is monotonic (the kernel slews both clocks alike; only a
-//! step separates them), bounded by [`MAX_SLEEP`] as a backstop for what no step announces (a
-//! change of the system time zone) and by [`MAX_SLEEP_WITHOUT_STEPS`] where the timerfd is not
-//! available. The caller re-reads the clock after every wake. [`ManualClock`] is moved by hand
-//! (tests, demos).
+//! step separates them) on a kernel timer (`timer.rs`: one wakeup, within 50 µs of the
+//! instant, where tokio's timer adds up to a millisecond to an alarm's lateness), bounded by
+//! [`MAX_SLEEP`] as a backstop for what no step announces (a change of the system time zone)
+//! and by [`MAX_SLEEP_WITHOUT_STEPS`] where the timerfd is not available. The caller re-reads
+//! the clock after every wake. [`ManualClock`] is moved by hand (tests, demos).
 
 use std::future::Future;
 use std::io;
@@ -70,7 +71,7 @@ impl Clock for SystemClock {
             None => MAX_SLEEP_WITHOUT_STEPS,
         });
         Box::pin(async move {
-            let sleep = tokio::time::sleep(left.min(bound));
+            let sleep = crate::timer::sleep(left.min(bound));
             match steps {
                 Some(steps) => tokio::select! {
                     () = sleep => {}

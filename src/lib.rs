@@ -16,6 +16,7 @@ pub mod fuzzing {
 pub mod hardware;
 pub mod http;
 pub mod logging;
+pub mod memory;
 pub mod player;
 pub mod playlists;
 pub mod readiness;
@@ -24,3 +25,4 @@ pub mod schedule;
 pub mod scheduler;
 pub mod service;
 pub mod store;
+pub mod timer;

@@ -78,7 +78,9 @@ pub struct AppState {
     pub events: Arc<EventStreams>,
     started: Instant,
     started_at: DateTime<Utc>,
-    openapi: Arc<serde_json::Value>,
+    /// `/api/openapi.json`, serialized once: about 100 KB of JSON where the `Value` tree took
+    /// several times that in the heap, and each request cloned it.
+    openapi: axum::body::Bytes,
 }
 
 #[derive(OpenApi)]
@@ -184,7 +186,9 @@ pub fn router(
         events: Arc::new(EventStreams::new(event_streams)),
         started: Instant::now(),
         started_at: Utc::now(),
-        openapi: Arc::new(schemas::served(&api)),
+        openapi: serde_json::to_vec(&schemas::served(&api))
+            .expect("a JSON value with string keys always serializes")
+            .into(),
     };
     let routes = match sim_control {
         Some(sim) => routes.merge(hardware::sim_routes(sim)),

@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -120,6 +122,6 @@ pub async fn status(
 
 #[utoipa::path(get, path = "/api/openapi.json", tag = "status",
     responses((status = 200, description = "This description (OpenAPI 3)", body = Object)))]
-pub async fn openapi(State(app): State<AppState>) -> Json<serde_json::Value> {
-    Json(app.openapi.as_ref().clone())
+pub async fn openapi(State(app): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], app.openapi)
 }

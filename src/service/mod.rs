@@ -14,6 +14,7 @@
 
 mod notify;
 mod status;
+mod ticker;
 mod watchdog;
 
 pub use notify::{Notifier, NotifyState};

@@ -7,12 +7,14 @@
 //! Each ping may take a quarter of the interval, so a keep-alive that is sent is sent before
 //! three quarters of it: a loop busy for a moment (a Spotify pause is bounded to 3 s) costs
 //! nothing; one that stays stuck for about half the interval gets the daemon restarted.
+//!
+//! The cadence is a kernel timer (`ticker.rs`): one wakeup per keep-alive, where tokio's timer
+//! wheel took three. The pings themselves are answered in that same wakeup (one thread).
 
 use std::time::Duration;
 
-use tokio::time::{Instant, MissedTickBehavior};
-
 use super::notify::{Notifier, NotifyState};
+use super::ticker::Ticker;
 use crate::runner::RunnerHandle;
 use crate::scheduler::SchedulerHandle;
 
@@ -30,11 +32,18 @@ pub async fn keep_alive(
     scheduler: SchedulerHandle,
     runner: RunnerHandle,
 ) {
-    let every = interval / 2;
-    let within = interval / 4;
-    let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
-    // After a slow round, the next one waits a whole period rather than bunching up.
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let ticks = Ticker::every(interval / 2);
+    keep_alive_on(ticks, interval / 4, notifier, scheduler, runner).await
+}
+
+/// The loop of [`keep_alive`] on any ticker (tests: tokio's, in paused time).
+async fn keep_alive_on(
+    mut ticks: Ticker,
+    within: Duration,
+    notifier: Notifier,
+    scheduler: SchedulerHandle,
+    runner: RunnerHandle,
+) {
     loop {
         ticks.tick().await;
         let (scheduler_answers, runner_answers) =
@@ -126,9 +135,11 @@ mod tests {
             self.runner.take().unwrap().spawn()
         }
 
+        /// The watchdog as `keep_alive` runs it, on tokio's timer so paused time moves it.
         fn start_watchdog(&self) -> JoinHandle<()> {
-            tokio::spawn(keep_alive(
-                INTERVAL,
+            tokio::spawn(keep_alive_on(
+                Ticker::tokio(INTERVAL / 2),
+                INTERVAL / 4,
                 self.notifier.clone(),
                 self.scheduler_handle.clone(),
                 self.runner_handle.clone(),

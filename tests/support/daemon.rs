@@ -114,6 +114,8 @@ pub struct DaemonBuilder {
     open_files: Option<u64>,
     /// Where it listens: port 0 unless a test restarts a daemon on the port it had.
     listen: SocketAddr,
+    /// The binary: this build's unless a benchmark compares another.
+    program: PathBuf,
 }
 
 impl DaemonBuilder {
@@ -133,6 +135,12 @@ impl DaemonBuilder {
         self
     }
 
+    /// Runs another build of the daemon (a benchmark comparing variants).
+    pub fn program(mut self, path: impl Into<PathBuf>) -> Self {
+        self.program = path.into();
+        self
+    }
+
     /// Starts the daemon with this open-file limit, soft and hard (so it cannot raise it).
     pub fn open_files_limit(mut self, limit: u64) -> Self {
         self.open_files = Some(limit);
@@ -143,7 +151,7 @@ impl DaemonBuilder {
     /// status and log if it exits first.
     pub fn start(self) -> Result<Daemon, String> {
         let notify = Notify::new();
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(&self.program);
         if let Some(limit) = self.open_files {
             use std::os::unix::process::CommandExt;
             // SAFETY: setrlimit is async-signal-safe and touches only the child.
@@ -235,6 +243,7 @@ impl Daemon {
             env: Vec::new(),
             open_files: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            program: PathBuf::from(BIN),
         }
     }
 
