@@ -122,8 +122,16 @@ pub fn smaps_by_mapping(pid: u32, guest: bool) -> Vec<(String, u64, u64)> {
     by_mapping
 }
 
-/// (thread name(id), voluntary + involuntary context switches) for each thread.
-pub fn switches_per_thread(pid: u32) -> Vec<(String, u64)> {
+/// Context switches of one thread: voluntary (it blocked: a wakeup of its own) and involuntary
+/// (it was preempted while running, which depends on what else the machine runs).
+#[derive(Clone, Copy, Default)]
+pub struct Switches {
+    pub voluntary: u64,
+    pub involuntary: u64,
+}
+
+/// (thread name(id), its context switches) for each thread.
+pub fn switches_per_thread(pid: u32) -> Vec<(String, Switches)> {
     let mut threads = Vec::new();
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return threads;
@@ -138,10 +146,11 @@ pub fn switches_per_thread(pid: u32) -> Vec<(String, u64)> {
                 .find(|l| l.starts_with(name))
                 .and_then(|l| l.split_whitespace().nth(1))
         };
-        let switches: u64 = ["voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"]
-            .iter()
-            .filter_map(|f| field(f)?.parse::<u64>().ok())
-            .sum();
+        let count = |name: &str| field(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let switches = Switches {
+            voluntary: count("voluntary_ctxt_switches:"),
+            involuntary: count("nonvoluntary_ctxt_switches:"),
+        };
         let name = format!(
             "{}({})",
             field("Name:").unwrap_or("?"),
@@ -152,19 +161,26 @@ pub fn switches_per_thread(pid: u32) -> Vec<(String, u64)> {
     threads
 }
 
-/// Switches between two readings: the total, and "name: n" for each thread (a thread that
-/// appeared in between counts from zero; one that ended is gone from the second reading, and
-/// `ended` says how many did).
-pub fn switches_between(before: &[(String, u64)], after: &[(String, u64)]) -> (u64, String) {
-    let mut total = 0;
+/// Switches between two readings: the total (voluntary + involuntary), and the split: the
+/// voluntary and involuntary totals, then "name: n" for each thread (a thread that appeared
+/// in between counts from zero; one that ended is gone from the second reading, and `ended`
+/// says how many did).
+pub fn switches_between(
+    before: &[(String, Switches)],
+    after: &[(String, Switches)],
+) -> (u64, String) {
+    let (mut voluntary, mut involuntary) = (0, 0);
     let mut split = Vec::new();
     for (name, count) in after {
         let start = before
             .iter()
             .find(|(n, _)| n == name)
-            .map_or(0, |(_, c)| *c);
-        total += count - start;
-        split.push(format!("{name}: {}", count - start));
+            .map_or(Switches::default(), |(_, c)| *c);
+        let v = count.voluntary - start.voluntary;
+        let i = count.involuntary - start.involuntary;
+        voluntary += v;
+        involuntary += i;
+        split.push(format!("{name}: {}", v + i));
     }
     let ended = before
         .iter()
@@ -173,7 +189,11 @@ pub fn switches_between(before: &[(String, u64)], after: &[(String, u64)]) -> (u
     if ended > 0 {
         split.push(format!("{ended} thread(s) ended"));
     }
-    (total, split.join(", "))
+    split.insert(
+        0,
+        format!("{voluntary} voluntary (the daemon's own wakeups), {involuntary} involuntary (preempted)"),
+    );
+    (voluntary + involuntary, split.join(", "))
 }
 
 /// CPU time (user + system) the process has used so far, all its threads including those
