@@ -53,10 +53,9 @@ async fn start(store: &ConfigStore, now: &str) -> Running {
     }
 }
 
-#[tokio::test]
-async fn handled_marks_survive_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
+/// A store in `dir` with one alarm, "daily" at 07:00 UTC every day.
+async fn daily_at_seven(dir: &std::path::Path) -> ConfigStore {
+    let store = ConfigStore::open(&dir.join("config.json"), None).unwrap();
     store
         .transaction(None, |c| {
             c.time_zone = Some("UTC".into());
@@ -69,6 +68,13 @@ async fn handled_marks_survive_restarts() {
         })
         .await
         .unwrap();
+    store
+}
+
+#[tokio::test]
+async fn handled_marks_survive_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = daily_at_seven(dir.path()).await;
 
     // Armed the evening before; rings at 07:00.
     let first = start(&store, "2026-11-23T20:00:00Z").await;
@@ -108,19 +114,7 @@ async fn handled_marks_survive_restarts() {
 #[tokio::test]
 async fn a_firing_the_runner_never_confirmed_rings_again_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
-    store
-        .transaction(None, |c| {
-            c.time_zone = Some("UTC".into());
-            let alarm: Alarm = serde_json::from_str(
-                r#"{"id": "daily", "time": "07:00", "repeat": ["mon","tue","wed","thu","fri","sat","sun"]}"#,
-            )
-            .unwrap();
-            c.alarms.push(alarm);
-            Ok(())
-        })
-        .await
-        .unwrap();
+    let store = daily_at_seven(dir.path()).await;
     start(&store, "2026-11-24T06:59:00Z").await.task.abort();
 
     // At 07:00 the firing leaves, and the daemon dies before the runner confirms it.
@@ -166,19 +160,7 @@ fn a_stalled_disk_does_not_delay_a_firing() {
         .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let store = ConfigStore::open(&dir.path().join("config.json"), None).unwrap();
-        store
-            .transaction(None, |c| {
-                c.time_zone = Some("UTC".into());
-                let alarm: Alarm = serde_json::from_str(
-                    r#"{"id": "daily", "time": "07:00", "repeat": ["mon","tue","wed","thu","fri","sat","sun"]}"#,
-                )
-                .unwrap();
-                c.alarms.push(alarm);
-                Ok(())
-            })
-            .await
-            .unwrap();
+        let store = daily_at_seven(dir.path()).await;
         let (tx, mut firings) = mpsc::channel(8);
         let clock = Arc::new(ManualClock::new(utc("2026-11-24T06:59:00Z")));
         let (scheduler, handle) =
