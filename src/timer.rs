@@ -108,37 +108,69 @@ pub async fn sleep(duration: Duration) {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Instant;
+impl KernelTimer {
+    /// How long until the timer expires, as the kernel holds it (zero: disarmed or expired).
+    pub(crate) fn remaining(&self) -> Duration {
+        let mut spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+        };
+        let fd = self.fd.get_ref().as_raw_fd();
+        // SAFETY: `spec` is a valid itimerspec the call fills in.
+        assert_eq!(unsafe { libc::timerfd_gettime(fd, &mut spec) }, 0);
+        Duration::new(spec.it_value.tv_sec as u64, spec.it_value.tv_nsec as u32)
+    }
 
+    /// Whether the timer has expired, without waiting: one turn of the runtime.
+    pub(crate) async fn has_expired(&self) -> bool {
+        tokio::select! {
+            biased;
+            outcome = self.expired() => { outcome.unwrap(); true }
+            () = tokio::task::yield_now() => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
 
-    // Real time, at periods short enough not to wait through anything real: these timers are
-    // the kernel's, which paused time does not move.
+    // These timers are the kernel's, which paused time does not move: the tests read what the
+    // kernel armed and expire timers at once, never waiting for one in real time.
+
+    const HOUR: Duration = Duration::from_secs(3600);
 
     #[tokio::test]
-    async fn a_kernel_sleep_never_ends_early() {
-        for ms in [0, 1, 3] {
-            let wanted = Duration::from_millis(ms);
-            let started = Instant::now();
-            sleep(wanted).await;
-            assert!(
-                started.elapsed() >= wanted,
-                "{ms} ms: {:?}",
-                started.elapsed()
-            );
-        }
+    async fn a_timer_is_armed_for_its_whole_duration_and_not_expired_before() {
+        let timer = KernelTimer::after(HOUR).unwrap();
+        let left = timer.remaining();
+        assert!(
+            left <= HOUR && left > HOUR - Duration::from_secs(60),
+            "{left:?}"
+        );
+        assert!(!timer.has_expired().await);
     }
 
     #[tokio::test]
-    async fn a_rearmed_timer_expires_again_and_an_expired_one_answers_at_once() {
-        let timer = KernelTimer::after(Duration::from_millis(2)).unwrap();
+    async fn a_rearmed_timer_expires_again_and_reading_it_leaves_it_disarmed() {
+        let timer = KernelTimer::after(HOUR).unwrap();
+        // Zero is "at once" (a zero value would disarm a timerfd instead).
+        timer.rearm(Duration::ZERO).unwrap();
         timer.expired().await.unwrap();
-        let started = Instant::now();
-        timer.rearm(Duration::from_millis(2)).unwrap();
-        // Busy (blocking the thread) past the deadline: the expiration waits to be read.
-        std::thread::sleep(Duration::from_millis(4));
+        assert_eq!(timer.remaining(), Duration::ZERO);
+        assert!(!timer.has_expired().await, "one expiry was read twice");
+        timer.rearm(Duration::ZERO).unwrap();
         timer.expired().await.unwrap();
-        assert!(started.elapsed() >= Duration::from_millis(2));
+    }
+
+    #[tokio::test]
+    async fn a_zero_sleep_ends() {
+        sleep(Duration::ZERO).await;
     }
 }
