@@ -56,17 +56,7 @@ async fn a_login_or_refresh_killed_at_any_moment_leaves_the_old_login_or_the_new
     let mut daemon = start();
     // A first login and a refresh, whole, each by a daemon just started (as every one killed
     // below is): the kills then land in the time each takes, from before it to after it.
-    let started: Value = client
-        .post(daemon.url("/api/spotify/link"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let landed = mock
-        .authorize(started["authorize_url"].as_str().unwrap())
-        .unwrap();
+    let landed = authorized_redirect(&client, &daemon, &mock).await;
     let timed = Instant::now();
     let linked = client
         .post(daemon.url("/api/spotify/link/complete"))
@@ -101,19 +91,9 @@ async fn a_login_or_refresh_killed_at_any_moment_leaves_the_old_login_or_the_new
         let before = token_in(dir.path());
         let request = match kind {
             Kill::Linking => {
-                let started: Value = client
-                    .post(daemon.url("/api/spotify/link"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let landed = authorized_redirect(&client, &daemon, &mock).await;
                 let left = leftovers(dir.path(), daemon.pid());
                 assert!(left.is_empty(), "round {round}: temp files left: {left:?}");
-                let landed = mock
-                    .authorize(started["authorize_url"].as_str().unwrap())
-                    .unwrap();
                 client
                     .post(daemon.url("/api/spotify/link/complete"))
                     .json(&json!({ "redirect_url": landed }))
@@ -217,6 +197,25 @@ async fn a_login_or_refresh_killed_at_any_moment_leaves_the_old_login_or_the_new
 }
 
 /// The token file as JSON, after checking that it is whole and private; `None` if absent.
+/// A login started with the daemon (`POST /api/spotify/link`) and authorised at the mock: the
+/// redirect URL the browser would land on, for `POST /api/spotify/link/complete`.
+async fn authorized_redirect(
+    client: &reqwest::Client,
+    daemon: &Daemon,
+    mock: &SpotifyMock,
+) -> String {
+    let started: Value = client
+        .post(daemon.url("/api/spotify/link"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    mock.authorize(started["authorize_url"].as_str().unwrap())
+        .unwrap()
+}
+
 fn token_in(dir: &Path) -> Option<Value> {
     let path = dir.join(TOKEN_FILE);
     let token = check_private_json(&path)?;
