@@ -118,10 +118,7 @@ fn readers() -> Router {
         .route(
             "/Config",
             post(|b: Read| async {
-                let body = json_body(b)?;
-                let mut config = Config::default();
-                owner_checked(&mut config, |c| replace_document(c, body))?;
-                answer(Ok(config))
+                answer(Ok(replace_config(&Config::default(), json_body(b)?)?))
             }),
         )
         .route("/Alarm", post(|b: Read| async { typed::<Alarm>(b) }))
